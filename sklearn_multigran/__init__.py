@@ -1,0 +1,12 @@
+"""Multi-granularity time-series features and models for scikit-learn.
+
+``GranularityTransformer`` turns time-ordered rows into window statistics at several
+granularities; the models learn one submodel per granularity whose coefficients blend
+a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_own``.
+"""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "__version__",
+]
