@@ -1,0 +1,160 @@
+"""Python side of the kernels: dtypes, contiguity, output allocation, kernel choice.
+
+Nothing here imports pandas or scikit-learn; callers (the transformer) validate user
+input first and hand over plain arrays.
+"""
+
+import numpy as np
+
+from sklearn_multigran._config import NUM_THREADS
+from sklearn_multigran._kernels._rolling import (
+    STAT_CODES,
+    max_window_rows,
+    window_sweep,
+    window_sweeps_parallel,
+)
+
+# Below this many rows per thread, starting threads costs more than it saves.
+_MIN_ROWS_PER_THREAD = 200_000
+
+
+def window_statistics(
+    values,
+    times,
+    group_starts,
+    windows,
+    *,
+    n_lags,
+    closed,
+    stats,
+    min_periods,
+    ddof,
+    fill_value,
+    out_rows,
+    n_out,
+    n_threads=None,
+):
+    """Trailing-window statistics of sorted rows, every granularity and lag at once.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_rows, n_columns)
+        Rows sorted by (group, time, input position). NaN values are skipped.
+    times : ndarray of shape (n_rows,), int64
+        Sorted within each group; in the unit of the time-window sizes (nanoseconds
+        for the transformer). Ignored by row windows.
+    group_starts : ndarray of shape (n_groups + 1,), int64
+        Start of each group in the sorted rows, then ``n_rows``.
+    windows : sequence of (kind, size)
+        ``kind`` is ``"rows"`` (``size`` rows) or ``"time"`` (``size`` time units).
+    n_lags : int
+        Lag ``k`` is the window moved back by ``k`` times its size.
+    closed : {"left", "right", "both", "neither"}
+        Which ends of the window are included, as in pandas.
+    stats : sequence of str
+        Keys of ``STAT_CODES``.
+    min_periods, ddof : int
+        Fewer than ``min_periods`` non-NaN values (or no more than ``ddof`` for std
+        and var) yield ``fill_value``; ``count`` never does.
+    fill_value : float
+    out_rows : ndarray of shape (n_rows,), int64
+        Output row of each sorted row; -1 marks a context row, read by windows but
+        not emitted.
+    n_out : int
+        Number of output rows; ``out_rows`` maps onto ``range(n_out)``.
+    n_threads : int, default=None
+        ``None`` reads ``SKLEARN_MULTIGRAN_NUM_THREADS`` (default 1).
+
+    Returns
+    -------
+    out : ndarray of shape (n_out, len(windows) * n_columns * len(stats) * n_lags)
+        Granularity-major, then column, statistic and lag.
+    """
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"values must be 2-D, got shape {values.shape}.")
+    n_rows, n_columns = values.shape
+    times = np.ascontiguousarray(times, dtype=np.int64)
+    group_starts = np.ascontiguousarray(group_starts, dtype=np.int64)
+    out_rows = np.ascontiguousarray(out_rows, dtype=np.int64)
+    is_time = np.array([kind == "time" for kind, _ in windows], dtype=np.bool_)
+    sizes = np.array([int(size) for _, size in windows], dtype=np.int64)
+    stat_codes = np.array([STAT_CODES[stat] for stat in stats], dtype=np.int64)
+    left_closed = closed in ("left", "both")
+    right_closed = closed in ("right", "both")
+
+    n_features = len(windows) * n_columns * len(stats) * n_lags
+    out = np.empty((n_out, n_features), dtype=np.float64)
+    if n_rows == 0 or n_features == 0:
+        return out
+
+    if is_time.any():
+        # the window arithmetic t - (lag + 1) * size must stay inside int64
+        reach = (n_lags + 1) * int(sizes[is_time].max())
+        extent = max(abs(int(times.min())), abs(int(times.max())))
+        if reach + extent >= 2**62:
+            raise ValueError(
+                f"granularities times n_lags={n_lags} reach {reach} time units back "
+                "from the data, beyond what int64 nanoseconds can hold; use shorter "
+                "granularities or fewer lags."
+            )
+    capacity = max_window_rows(
+        times, group_starts, is_time, sizes, n_lags, 1 if closed == "both" else 0
+    )
+    # one contiguous array per column: every sweep streams a single column
+    columns = np.ascontiguousarray(values.T)
+    n_threads = NUM_THREADS if n_threads is None else n_threads
+    n_chunks = max(1, min(n_threads, n_rows // _MIN_ROWS_PER_THREAD))
+    if n_threads <= 1 or len(windows) * n_lags * n_columns * n_chunks == 1:
+        n_stats = len(stat_codes)
+        for g, lag, c in np.ndindex(len(windows), n_lags, n_columns):
+            window_sweep(
+                columns[c],
+                times,
+                group_starts,
+                is_time[g],
+                sizes[g],
+                lag,
+                left_closed,
+                right_closed,
+                stat_codes,
+                min_periods,
+                ddof,
+                float(fill_value),
+                out_rows,
+                out,
+                ((g * n_columns + c) * n_stats) * n_lags + lag,
+                n_lags,
+                0,
+                n_rows,
+                capacity,
+            )
+        return out
+
+    from numba import get_num_threads, set_num_threads
+
+    chunk_starts = np.linspace(0, n_rows, n_chunks + 1).astype(np.int64)
+    previous = get_num_threads()
+    set_num_threads(min(n_threads, previous))
+    try:
+        window_sweeps_parallel(
+            columns,
+            times,
+            group_starts,
+            is_time,
+            sizes,
+            n_lags,
+            left_closed,
+            right_closed,
+            stat_codes,
+            min_periods,
+            ddof,
+            float(fill_value),
+            out_rows,
+            out,
+            chunk_starts,
+            capacity,
+        )
+    finally:
+        set_num_threads(previous)
+    return out

@@ -1,0 +1,232 @@
+"""The numba window kernels against their naive twin, pandas, and numerical stress."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_multigran._kernels import _dispatch
+from sklearn_multigran._kernels._dispatch import window_statistics
+from sklearn_multigran._kernels._rolling import STAT_CODES
+from tests._reference import naive_window_statistics
+
+ALL_STATS = list(STAT_CODES)
+CLOSED = ["left", "right", "both", "neither"]
+
+
+@st.composite
+def sorted_panels(draw):
+    """Sorted rows of 1-3 groups with ties, gaps, NaN runs and context rows."""
+    n_rows = draw(st.integers(1, 40))
+    n_columns = draw(st.integers(1, 2))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n_rows, n_columns)) * 10.0 ** rng.integers(-3, 4)
+    nan_rate = draw(st.sampled_from([0.0, 0.2, 0.6, 1.0]))
+    values[rng.random(values.shape) < nan_rate] = np.nan
+    n_groups = draw(st.integers(1, 3))
+    cuts = np.sort(rng.integers(0, n_rows + 1, size=n_groups - 1))
+    group_starts = np.concatenate([[0], cuts, [n_rows]]).astype(np.int64)
+    times = np.empty(n_rows, np.int64)
+    max_step = draw(st.integers(0, 5))  # 0 makes every row of a group a tie
+    for lo, hi in zip(group_starts[:-1], group_starts[1:], strict=True):
+        steps = rng.integers(0, max_step + 1, size=hi - lo)
+        times[lo:hi] = rng.integers(-50, 50) + np.cumsum(steps)
+    emitted = rng.random(n_rows) >= draw(st.sampled_from([0.0, 0.3]))
+    out_rows = np.full(n_rows, -1, np.int64)
+    out_rows[emitted] = rng.permutation(int(emitted.sum()))
+    return values, times, group_starts, out_rows, int(emitted.sum())
+
+
+window_specs = st.lists(
+    st.tuples(st.sampled_from(["rows", "time"]), st.integers(1, 9)),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    panel=sorted_panels(),
+    windows=window_specs,
+    n_lags=st.integers(1, 3),
+    closed=st.sampled_from(CLOSED),
+    stats=st.lists(st.sampled_from(ALL_STATS), min_size=1, max_size=9, unique=True),
+    min_periods=st.integers(0, 3),
+    ddof=st.integers(0, 2),
+    n_threads=st.sampled_from([1, 2]),
+)
+def test_kernel_matches_naive_loop(
+    panel, windows, n_lags, closed, stats, min_periods, ddof, n_threads
+):
+    values, times, group_starts, out_rows, n_out = panel
+    params = dict(
+        n_lags=n_lags,
+        closed=closed,
+        stats=stats,
+        min_periods=min_periods,
+        ddof=ddof,
+        fill_value=-99.0,
+        out_rows=out_rows,
+        n_out=n_out,
+    )
+    expected = naive_window_statistics(values, times, group_starts, windows, **params)
+    # tiny chunks, so the threaded path cuts through groups and windows
+    old = _dispatch._MIN_ROWS_PER_THREAD
+    _dispatch._MIN_ROWS_PER_THREAD = 1
+    try:
+        got = window_statistics(
+            values, times, group_starts, windows, n_threads=n_threads, **params
+        )
+    finally:
+        _dispatch._MIN_ROWS_PER_THREAD = old
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def _pandas_rolling(series, window, closed, stat, min_periods, ddof):
+    roll = series.rolling(window, closed=closed, min_periods=min_periods)
+    if stat in ("std", "var"):
+        return getattr(roll, stat)(ddof=ddof)
+    if stat in ("first", "last"):
+        # pandas' rolling first/last do not skip NaN; the nearest non-NaN value at
+        # either end of the window does
+        return roll.apply(
+            lambda w: (
+                w[~np.isnan(w)][0 if stat == "first" else -1]
+                if (~np.isnan(w)).sum() >= max(min_periods, 1)
+                else np.nan
+            ),
+            raw=True,
+        )
+    return getattr(roll, stat)()
+
+
+@pytest.mark.parametrize("closed", CLOSED)
+@pytest.mark.parametrize("kind", ["rows", "time"])
+@pytest.mark.parametrize("stat", ALL_STATS)
+def test_kernel_matches_pandas_rolling(rng, closed, kind, stat):
+    n_rows = 300
+    values = rng.normal(size=n_rows) * 5 + 100
+    values[rng.random(n_rows) < 0.1] = np.nan
+    # strictly increasing irregular times: pandas cuts ties by position
+    times = np.cumsum(rng.integers(1, 4, size=n_rows)).astype(np.int64)
+    size = 7
+    ddof = 1
+    index = pd.to_datetime(times, unit="s")
+    series = pd.Series(values, index=index)
+    window = pd.Timedelta(seconds=size) if kind == "time" else size
+    min_periods = 1 if stat != "count" else 0
+    n_lags = 2 if kind == "rows" else 1
+    got = window_statistics(
+        values[:, None],
+        times * 10**9 if kind == "time" else times,
+        np.array([0, n_rows]),
+        [(kind, size * 10**9 if kind == "time" else size)],
+        n_lags=n_lags,
+        closed=closed,
+        stats=[stat],
+        min_periods=min_periods,
+        ddof=ddof,
+        fill_value=np.nan,
+        out_rows=np.arange(n_rows),
+        n_out=n_rows,
+    )
+    expected = _pandas_rolling(series, window, closed, stat, min_periods, ddof)
+    if stat == "count":
+        expected = expected.fillna(0.0)
+    np.testing.assert_allclose(got[:, 0], expected.to_numpy(), rtol=1e-10, atol=1e-10)
+    if kind == "rows":
+        # a lag of one window is pandas' shift by the window's row count
+        lagged = expected.shift(size)
+        if stat == "count":
+            lagged = lagged.fillna(0.0)
+        np.testing.assert_allclose(got[:, 1], lagged.to_numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_variance_accurate_for_large_offset(rng):
+    """1e9 + noise: the naive sum-of-squares formula loses every digit here."""
+    n_rows, size = 20_000, 50
+    values = 1e9 + rng.normal(size=n_rows)
+    got = window_statistics(
+        values[:, None],
+        np.arange(n_rows),
+        np.array([0, n_rows]),
+        [("rows", size)],
+        n_lags=1,
+        closed="right",
+        stats=["var", "mean"],
+        min_periods=1,
+        ddof=1,
+        fill_value=np.nan,
+        out_rows=np.arange(n_rows),
+        n_out=n_rows,
+    )
+    windows = np.lib.stride_tricks.sliding_window_view(values, size)
+    # two-pass variance of each window on exactly representable deviations
+    expected_var = windows.var(axis=1, ddof=1)
+    np.testing.assert_allclose(got[size - 1 :, 0], expected_var, rtol=1e-6)
+    np.testing.assert_allclose(got[size - 1 :, 1], windows.mean(axis=1), rtol=1e-15)
+
+
+def test_variance_never_negative_and_zero_on_constant(rng):
+    n_rows = 5_000
+    # long constant stretches after wild values stress the removal updates
+    values = np.repeat(rng.normal(size=50) * 10.0 ** rng.integers(-8, 8, 50), 100)
+    got = window_statistics(
+        values[:, None],
+        np.arange(n_rows),
+        np.array([0, n_rows]),
+        [("rows", 30)],
+        n_lags=1,
+        closed="right",
+        stats=["var", "std"],
+        min_periods=1,
+        ddof=0,
+        fill_value=np.nan,
+        out_rows=np.arange(n_rows),
+        n_out=n_rows,
+    )
+    assert (got >= 0).all()
+    constant = np.lib.stride_tricks.sliding_window_view(values, 30)
+    constant = np.ptp(constant, axis=1) == 0
+    assert (got[29:][constant] == 0).all()
+
+
+def test_single_value_std_is_exactly_zero():
+    values = np.array([[np.nan], [3.3], [np.nan], [1e300]])
+    got = window_statistics(
+        values,
+        np.arange(4),
+        np.array([0, 4]),
+        [("rows", 2)],
+        n_lags=1,
+        closed="right",
+        stats=["std", "mean", "count"],
+        min_periods=1,
+        ddof=0,
+        fill_value=np.nan,
+        out_rows=np.arange(4),
+        n_out=4,
+    )
+    np.testing.assert_array_equal(
+        got, [[np.nan, np.nan, 0], [0, 3.3, 1], [0, 3.3, 1], [0, 1e300, 1]]
+    )
+
+
+def test_time_reach_beyond_int64_is_an_error():
+    with pytest.raises(ValueError, match="n_lags=3"):
+        window_statistics(
+            np.zeros((2, 1)),
+            np.array([0, 1]),
+            np.array([0, 2]),
+            [("time", 2**61)],
+            n_lags=3,
+            closed="left",
+            stats=["mean"],
+            min_periods=1,
+            ddof=0,
+            fill_value=np.nan,
+            out_rows=np.arange(2),
+            n_out=2,
+        )
