@@ -1,0 +1,282 @@
+"""Closed-form solvers for the linear submodels; they return arrays, not estimators.
+
+A fit is one pass over the data to get the means (:func:`weighted_means`), one pass
+to accumulate the Gram matrix of the centred features and targets
+(:func:`gram_statistics`), then dense algebra on matrices of the size of the number
+of features, however many sharing and alpha candidates are tried (:func:`solve_blend`,
+:func:`gcv_scores`).
+
+Every function here trusts its caller (the estimator validated the data): ``X`` is a 2-D
+float array that may hold NaN but no inf, ``Y`` is a 2-D float64 array, weights are
+non-negative with a positive sum.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg
+from scipy.linalg.blas import dsyrk
+
+from sklearn_multigran._blend import blend_gram
+
+# Rows per chunk in the passes over X: about 4 MiB of float64 per chunk buffer, so the
+# centred copy stays in cache between being written and being read by the BLAS call,
+# and the full-size centred copy that Ridge makes is never needed.
+_CHUNK_BYTES = 1 << 22
+
+#: Candidates for ``sharing="auto"``: 0, 0.1, ..., 1. Built as k / 10 so that the
+#: reported ``sharing_`` is the decimal a user would type, not linspace's 0.7000...01.
+SHARING_GRID = np.arange(11) / 10
+
+#: Candidates for ``alpha="auto"``, as multiples of the sum of the sample weights (the
+#: number of samples when unweighted). The features are standardised, so the diagonal
+#: of the Gram matrix is about that sum and ``alpha / n_samples`` is the scale-free
+#: strength of the penalty: this grid runs from essentially unpenalised (1e-6) to
+#: strong shrinkage (100), half a decade apart.
+ALPHA_GRID = np.logspace(-6, 2, 17)
+
+
+def _chunk_rows(n_columns):
+    return max(1, _CHUNK_BYTES // (8 * max(n_columns, 1)))
+
+
+def weighted_means(X, sample_weight):
+    """Column means over the observed (non-NaN) entries, with their weight.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+        Zero for a column with no observed entry.
+    observed_weight : ndarray of shape (n_features,)
+        Sum of the weights of the observed entries of each column.
+    has_nan : bool
+    """
+    n_samples, n_features = X.shape
+    total = np.zeros(n_features)
+    observed = np.full(
+        n_features, n_samples if sample_weight is None else sample_weight.sum()
+    )
+    has_nan = False
+    step = _chunk_rows(n_features)
+    for start in range(0, n_samples, step):
+        block = X[start : start + step]
+        w = None if sample_weight is None else sample_weight[start : start + step]
+        part = block.sum(axis=0, dtype=np.float64) if w is None else w @ block
+        if np.isnan(part).any():
+            # NaN propagates through the sums, so the cheap sum doubles as a NaN probe
+            # and only chunks that hold NaN pay for the mask.
+            has_nan = True
+            missing = np.isnan(block)
+            filled = np.where(missing, 0.0, block)
+            if w is None:
+                part = filled.sum(axis=0, dtype=np.float64)
+                observed -= missing.sum(axis=0)
+            else:
+                part = w @ filled
+                observed -= w @ missing
+        total += part
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(observed > 0, total / observed, 0.0)
+    return mean, observed, has_nan
+
+
+class GramStatistics(NamedTuple):
+    """Sufficient statistics of a weighted ridge on standardised features.
+
+    ``gram`` and ``cross`` are for the standardised features, centred when the model
+    fits an intercept and only scaled otherwise; ``y_sq`` is the matching weighted sum
+    of squares of each target (centred or not).
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    y_mean: np.ndarray
+    gram: np.ndarray
+    cross: np.ndarray
+    y_sq: np.ndarray
+    sum_weights: float
+
+
+def _standard_scale(var, mean, n_seen):
+    # StandardScaler's rule: a variance within the error bound of the two-pass
+    # algorithm (Chan, Golub & LeVeque) is a constant column and gets scale 1.
+    eps = np.finfo(np.float64).eps
+    constant = var <= n_seen * eps * var + (n_seen * mean * eps) ** 2
+    scale = np.sqrt(var)
+    scale[constant] = 1.0
+    return scale
+
+
+def gram_statistics(X, Y, sample_weight, fit_intercept):
+    """One pass over the data for the Gram matrix of standardised features.
+
+    NaN in ``X`` are imputed with the column's training mean, i.e. they are 0 once
+    standardised; means and variances are over observed entries only, as in
+    ``StandardScaler``.
+
+    The variance and the Gram matrix come from sums of products of *centred* values
+    (the two-pass algorithm), not from ``X^T X - n mean mean^T``: the latter loses
+    every digit when the mean is large against the spread, as it is for timestamps or
+    prices. Centring a chunk at a time keeps the extra memory to one small buffer; the
+    products are a BLAS ``syrk`` on ``[X - mean, Y - y_mean]``, which also yields the
+    cross-products with the targets in the same call.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,) or None
+    fit_intercept : bool
+
+    Returns
+    -------
+    stats : GramStatistics
+    """
+    n_samples, n_features = X.shape
+    n_targets = Y.shape[1]
+    mean, observed, has_nan = weighted_means(X, sample_weight)
+    if sample_weight is None:
+        sum_weights = float(n_samples)
+        y_mean = Y.mean(axis=0)
+        sqrt_w = None
+    else:
+        sum_weights = float(sample_weight.sum())
+        y_mean = sample_weight @ Y / sum_weights
+        sqrt_w = np.sqrt(sample_weight)
+
+    width = n_features + n_targets
+    step = _chunk_rows(width)
+    buffer = np.empty((min(step, n_samples), width))
+    # Fortran order so that syrk accumulates in place (overwrite_c) without copies.
+    moments = np.zeros((width, width), order="F")
+    for start in range(0, n_samples, step):
+        stop = min(start + step, n_samples)
+        buf = buffer[: stop - start]
+        np.subtract(X[start:stop], mean, out=buf[:, :n_features])
+        if has_nan:
+            np.copyto(buf[:, :n_features], 0.0, where=np.isnan(buf[:, :n_features]))
+        np.subtract(Y[start:stop], y_mean, out=buf[:, n_features:])
+        if sqrt_w is not None:
+            buf *= sqrt_w[start:stop, None]
+        # buf.T is an F-ordered view, so dsyrk reads it without a copy; it fills
+        # the upper triangle only.
+        moments = dsyrk(1.0, buf.T, beta=1.0, c=moments, trans=0, overwrite_c=1)
+    moments = np.triu(moments) + np.triu(moments, 1).T
+
+    xx = moments[:n_features, :n_features]
+    xy = moments[:n_features, n_features:]
+    yy = np.diag(moments[n_features:, n_features:]).copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(observed > 0, np.diag(xx) / observed, 0.0)
+    scale = _standard_scale(var, mean, observed)
+    if not fit_intercept:
+        # Uncentred moments from centred ones. Adding the rank-one term loses nothing
+        # (no cancellation), and it stays exact with imputed NaN because the imputed
+        # entries equal the mean, so the centred columns still sum to zero.
+        xx = xx + sum_weights * np.outer(mean, mean)
+        xy = xy + sum_weights * np.outer(mean, y_mean)
+        yy = yy + sum_weights * y_mean**2
+    gram = xx / np.outer(scale, scale)
+    cross = xy / scale[:, None]
+    return GramStatistics(mean, scale, y_mean, gram, cross, yy, sum_weights)
+
+
+def solve_blend(gram, cross, sharing, alpha, n_blocks, n_per_block):
+    """Solve the ridge on the equivalent design ``Z R`` for one (sharing, alpha).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (P, P)
+        Block-major Gram matrix of the standardised features.
+    cross : ndarray of shape (P, n_targets)
+    sharing : float in [0, 1]
+    alpha : float > 0
+    n_blocks, n_per_block : int
+
+    Returns
+    -------
+    gamma : ndarray of shape (n_targets, P)
+        Pass to :func:`~sklearn_multigran._blend.split_coefficients`.
+    """
+    blended, rhs = blend_gram(gram, cross, sharing, n_blocks, n_per_block)
+    blended[np.diag_indices_from(blended)] += alpha
+    # alpha > 0 makes the system positive definite; Cholesky is what Ridge's default
+    # dense solver uses too.
+    return linalg.solve(blended, rhs, assume_a="pos").T
+
+
+def gcv_scores(
+    stats_gram,
+    cross,
+    y_sq,
+    sum_weights,
+    fit_intercept,
+    sharings,
+    alphas,
+    n_blocks,
+    n_per_block,
+):
+    """Generalised cross-validation scores for every (sharing, alpha) pair.
+
+    For the linear smoother ``y_hat = H y`` of a weighted ridge,
+
+    ``GCV = (RSS / N) / (1 - df / N) ** 2``,  with ``df = trace(H)``
+
+    (Golub, Heath & Wahba, 1979), where ``RSS`` is the weighted residual sum of
+    squares, ``N`` the sum of the weights and ``df`` counts the intercept as one.
+    GCV is the leave-one-out error of the problem rotated so that every sample has the
+    same leverage; unlike exact leave-one-out it needs no per-sample leverage, so it
+    comes from the Gram matrix alone. One eigendecomposition of ``R K R`` per sharing
+    candidate gives every alpha at the cost of a vector operation:
+
+    ``df = sum_j lam_j / (lam_j + alpha)``,
+    ``RSS = y_sq - sum_j d_j^2 (lam_j + 2 alpha) / (lam_j + alpha)^2``,
+
+    with ``lam`` the eigenvalues and ``d`` the cross-products ``R Z^T W y`` in the
+    eigenbasis. With frequency weights ``N`` makes integer weights equivalent to
+    repeated rows. A pair with ``df >= N`` has no finite score and gets ``inf``.
+
+    The RSS formula subtracts from the total sum of squares, so when the fit is almost
+    exact its relative error grows like ``eps * y_sq / RSS``; that only blurs the
+    comparison between near-perfect candidates.
+
+    Parameters
+    ----------
+    stats_gram : ndarray of shape (P, P)
+        Block-major Gram matrix of the standardised (centred if ``fit_intercept``)
+        features.
+    cross : ndarray of shape (P, n_targets)
+    y_sq : ndarray of shape (n_targets,)
+        Weighted sum of squares of the (centred if ``fit_intercept``) targets.
+    sum_weights : float
+    fit_intercept : bool
+    sharings, alphas : ndarray of shape (n_sharing,) and (n_alpha,)
+    n_blocks, n_per_block : int
+
+    Returns
+    -------
+    scores : ndarray of shape (n_sharing, n_alpha, n_targets)
+    """
+    alphas = np.asarray(alphas, dtype=np.float64)
+    scores = np.empty((len(sharings), len(alphas), cross.shape[1]))
+    for i, sharing in enumerate(sharings):
+        blended, rhs = blend_gram(stats_gram, cross, sharing, n_blocks, n_per_block)
+        eigvals, eigvecs = linalg.eigh(blended)
+        # Rounding can leave tiny negative eigenvalues on a singular Gram matrix.
+        eigvals = np.clip(eigvals, 0.0, None)
+        d_sq = (eigvecs.T @ rhs) ** 2
+        shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
+        df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
+        explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
+        rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+        denominator = (1.0 - df / sum_weights) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = (rss / sum_weights) / denominator[:, None]
+        score[df >= sum_weights] = np.inf
+        scores[i] = score
+    return scores
