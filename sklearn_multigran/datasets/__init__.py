@@ -1,0 +1,5 @@
+"""Data generators with known ground truth, and loaders that need no network."""
+
+from sklearn_multigran.datasets._generators import make_multigranularity_regression
+
+__all__ = ["make_multigranularity_regression"]
