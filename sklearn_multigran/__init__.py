@@ -5,8 +5,11 @@ granularities; the models learn one submodel per granularity whose coefficients 
 a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_own``.
 """
 
+from sklearn_multigran._regressor import MultiGranularityRegressor
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "MultiGranularityRegressor",
     "__version__",
 ]

@@ -1,0 +1,438 @@
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from scipy.optimize import minimize
+from sklearn.base import clone
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_multigran import MultiGranularityRegressor
+from sklearn_multigran.datasets import make_multigranularity_regression
+
+TOL = {"rtol": 1e-8, "atol": 1e-8}
+
+
+def _problem(rng, n=60, G=3, p=3, q=2, n_targets=None, offset=True):
+    # Blocks on different scales and offsets, so that the standardisation matters.
+    n_features = G * p + q
+    X = rng.standard_normal((n, n_features)) * rng.uniform(0.2, 5, n_features)
+    if offset:
+        X += rng.uniform(-10, 10, n_features)
+    coef = rng.standard_normal((n_features, n_targets or 1))
+    Y = X @ coef + rng.standard_normal((n, n_targets or 1)) + 3.0
+    return X, (Y[:, 0] if n_targets is None else Y)
+
+
+def _blocks(G, p):
+    return [list(range(g * p, (g + 1) * p)) for g in range(G)]
+
+
+def augmented(Z, sharing, G, p):
+    blocks = [Z[:, g * p : (g + 1) * p] for g in range(G)]
+    return np.hstack(
+        [sharing * sum(blocks), *[(1 - sharing) * b for b in blocks], Z[:, G * p :]]
+    )
+
+
+# --- independent references --------------------------------------------------------
+
+
+@pytest.mark.parametrize("blocks", [3, "list"])
+def test_sharing_zero_is_standard_scaler_then_ridge(blocks, rng):
+    X, y = _problem(rng, q=0)
+    blocks = _blocks(3, 3) if blocks == "list" else blocks
+    reg = MultiGranularityRegressor(sharing=0.0, alpha=2.0, blocks=blocks).fit(X, y)
+    ref = make_pipeline(StandardScaler(), Ridge(alpha=2.0)).fit(X, y)
+    assert_allclose(reg.predict(X), ref.predict(X), **TOL)
+    assert_allclose(reg.coef_ * reg.scale_, ref[-1].coef_, **TOL)
+    assert_allclose(reg.own_coef_.ravel(), ref[-1].coef_, **TOL)
+    assert_allclose(reg.shared_coef_, 0.0)
+
+
+def test_sharing_one_is_ridge_on_the_sum_of_standardised_blocks(rng):
+    G, p, q = 3, 3, 2
+    X, y = _problem(rng, G=G, p=p, q=q)
+    reg = MultiGranularityRegressor(sharing=1.0, alpha=2.0, blocks=_blocks(G, p))
+    reg.fit(X, y)
+    Z = StandardScaler().fit_transform(X)
+    summed = np.hstack(
+        [sum(Z[:, g * p : (g + 1) * p] for g in range(G)), Z[:, G * p :]]
+    )
+    ridge = Ridge(alpha=2.0).fit(summed, y)
+    assert_allclose(reg.predict(X), ridge.predict(summed), **TOL)
+    assert_allclose(reg.shared_coef_, ridge.coef_[:p], **TOL)
+    assert_allclose(reg.free_coef_, ridge.coef_[p:], **TOL)
+    assert_allclose(reg.own_coef_, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("sharing", [0.0, 0.25, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_any_sharing_is_ridge_on_the_explicit_augmented_design(
+    sharing, fit_intercept, rng
+):
+    G, p, q = 3, 3, 2
+    X, y = _problem(rng, G=G, p=p, q=q)
+    reg = MultiGranularityRegressor(
+        sharing=sharing, alpha=3.0, blocks=_blocks(G, p), fit_intercept=fit_intercept
+    ).fit(X, y)
+    Z = StandardScaler(with_mean=fit_intercept).fit_transform(X)
+    A = augmented(Z, sharing, G, p)
+    ridge = Ridge(alpha=3.0, fit_intercept=fit_intercept).fit(A, y)
+    assert_allclose(reg.predict(X), ridge.predict(A), **TOL)
+    assert_allclose(reg.shared_coef_, ridge.coef_[:p], **TOL)
+    assert_allclose(reg.own_coef_.ravel(), ridge.coef_[p : p + G * p], **TOL)
+    assert_allclose(reg.free_coef_, ridge.coef_[p + G * p :], **TOL)
+    if not fit_intercept:
+        assert reg.intercept_ == 0.0
+
+
+def test_closed_form_minimises_the_objective(rng):
+    # The objective written directly in terms of S, V_g, B and the intercept, and
+    # minimised numerically: no augmented design, no Gram matrix.
+    G, p, q, s, alpha = 3, 2, 1, 0.6, 5.0
+    X, y = _problem(rng, n=40, G=G, p=p, q=q)
+    w = rng.uniform(0.5, 2.0, len(y))
+    Z = StandardScaler().fit(X, sample_weight=w).transform(X)
+    Zb = Z[:, : G * p].reshape(len(y), G, p)
+
+    def objective(params):
+        S, V = params[:p], params[p : p + G * p].reshape(G, p)
+        B, b0 = params[p + G * p : -1], params[-1]
+        W = s * S + (1 - s) * V
+        resid = y - np.einsum("ngk,gk->n", Zb, W) - Z[:, G * p :] @ B - b0
+        value = w @ resid**2 + alpha * (S @ S + (V * V).sum() + B @ B)
+        d = -2 * w * resid
+        dW = np.einsum("n,ngk->gk", d, Zb)
+        grad = np.concatenate(
+            [
+                s * dW.sum(axis=0) + 2 * alpha * S,
+                ((1 - s) * dW + 2 * alpha * V).ravel(),
+                Z[:, G * p :].T @ d + 2 * alpha * B,
+                [d.sum()],
+            ]
+        )
+        return value, grad
+
+    n_params = p + G * p + q + 1
+    result = minimize(
+        objective,
+        np.zeros(n_params),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10_000},
+    )
+    reg = MultiGranularityRegressor(sharing=s, alpha=alpha, blocks=_blocks(G, p))
+    reg.fit(X, y, sample_weight=w)
+    theta = np.concatenate([reg.shared_coef_, reg.own_coef_.ravel(), reg.free_coef_])
+    assert_allclose(theta, result.x[:-1], rtol=1e-5, atol=1e-6)
+    assert objective(np.append(theta, result.x[-1]))[0] <= result.fun * (1 + 1e-10)
+
+
+def test_gcv_scores_equal_the_hat_matrix_formula(rng):
+    G, p, q = 2, 2, 1
+    X, y = _problem(rng, n=25, G=G, p=p, q=q)
+    reg = MultiGranularityRegressor(sharing="auto", alpha="auto", blocks=_blocks(G, p))
+    reg.fit(X, y)
+    assert reg.gcv_scores_.shape == (11, 17)
+    assert_allclose(reg.sharing_candidates_, np.linspace(0, 1, 11), atol=1e-15)
+    assert_allclose(reg.alpha_candidates_, 25 * np.logspace(-6, 2, 17))
+    best = np.unravel_index(np.argmin(reg.gcv_scores_), reg.gcv_scores_.shape)
+    assert (reg.sharing_, reg.alpha_) == (
+        reg.sharing_candidates_[best[0]],
+        reg.alpha_candidates_[best[1]],
+    )
+    Z = StandardScaler().fit_transform(X)
+    n = len(y)
+    for i, j in [(0, 0), (3, 8), (10, 16), best]:
+        s, a = reg.sharing_candidates_[i], reg.alpha_candidates_[j]
+        A = augmented(Z, s, G, p)
+        # column k of the hat matrix = Ridge's fitted values for y = e_k
+        H = Ridge(alpha=a).fit(A, np.eye(n)).predict(A).T
+        gcv = np.mean((y - H @ y) ** 2) / (1 - np.trace(H) / n) ** 2
+        assert reg.gcv_scores_[i, j] == pytest.approx(gcv, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sharing": 0.3, "alpha": 2.0},
+        {"sharing": "auto", "alpha": "auto"},
+        {"sharing": 0.7, "alpha": 1.0, "fit_intercept": False},
+    ],
+)
+def test_sample_weights_equal_row_repetition(params, rng):
+    X, y = _problem(rng, n=30, G=2, p=2, q=1)
+    X[rng.uniform(size=X.shape) < 0.05] = np.nan
+    w = rng.integers(0, 4, len(y))
+    reg = MultiGranularityRegressor(blocks=_blocks(2, 2), **params)
+    weighted = clone(reg).fit(X, y, sample_weight=w)
+    repeated = clone(reg).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    assert (weighted.sharing_, weighted.alpha_) == (repeated.sharing_, repeated.alpha_)
+    assert_allclose(weighted.coef_, repeated.coef_, **TOL)
+    assert_allclose(weighted.intercept_, repeated.intercept_, **TOL)
+    if "auto" in params.values():
+        assert_allclose(weighted.gcv_scores_, repeated.gcv_scores_, rtol=1e-8)
+
+
+def test_multi_output_equals_per_target_fits(rng):
+    X, Y = _problem(rng, n_targets=3)
+    params = {"sharing": 0.4, "alpha": 2.0, "blocks": _blocks(3, 3)}
+    reg = MultiGranularityRegressor(**params).fit(X, Y)
+    assert reg.coef_.shape == (3, X.shape[1])
+    assert reg.shared_coef_.shape == (3, 3)
+    assert reg.own_coef_.shape == (3, 3, 3)
+    assert reg.free_coef_.shape == (3, 2)
+    assert reg.intercept_.shape == (3,)
+    for t in range(3):
+        single = MultiGranularityRegressor(**params).fit(X, Y[:, t])
+        assert_allclose(reg.coef_[t], single.coef_, **TOL)
+        assert_allclose(reg.intercept_[t], single.intercept_, **TOL)
+        assert_allclose(reg.own_coef_[t], single.own_coef_, **TOL)
+    # "auto" picks one (sharing, alpha) for all targets by the mean GCV score.
+    auto = MultiGranularityRegressor(
+        sharing="auto", alpha="auto", blocks=_blocks(3, 3)
+    ).fit(X, Y)
+    per_target = [
+        MultiGranularityRegressor(sharing="auto", alpha="auto", blocks=_blocks(3, 3))
+        .fit(X, Y[:, t])
+        .gcv_scores_
+        for t in range(3)
+    ]
+    assert_allclose(auto.gcv_scores_, np.mean(per_target, axis=0), rtol=1e-10)
+
+
+def test_contributions_sum_to_the_prediction(rng):
+    X, Y = _problem(rng, n_targets=2)
+    X[rng.uniform(size=X.shape) < 0.05] = np.nan
+    reg = MultiGranularityRegressor(blocks=_blocks(3, 3)).fit(X, Y)
+    contributions = reg.predict_contributions(X)
+    assert contributions.shape == (len(X), 2, 4)
+    assert_allclose(contributions.sum(axis=-1) + reg.intercept_, reg.predict(X), **TOL)
+    reg1 = MultiGranularityRegressor(blocks=_blocks(3, 3)).fit(X, Y[:, 0])
+    c1 = reg1.predict_contributions(X)
+    assert c1.shape == (len(X), 4)
+    assert_allclose(c1.sum(axis=1) + reg1.intercept_, reg1.predict(X), **TOL)
+    # block g's term only involves block g's columns
+    X2 = X.copy()
+    X2[:, 3:6] += 1.0
+    delta = reg1.predict_contributions(X2) - c1
+    assert_allclose(delta[:, [0, 2, 3]], 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_input_unit_coefficients_match_the_standardised_ones(fit_intercept, rng):
+    G, p, q = 3, 3, 2
+    X, y = _problem(rng, G=G, p=p, q=q)
+    reg = MultiGranularityRegressor(
+        sharing=0.35, blocks=_blocks(G, p), fit_intercept=fit_intercept
+    ).fit(X, y)
+    s = reg.sharing_
+    W = s * reg.shared_coef_ + (1 - s) * reg.own_coef_
+    beta = np.concatenate([W.ravel(), reg.free_coef_])
+    Z = StandardScaler(with_mean=fit_intercept).fit_transform(X)
+    offset = y.mean() if fit_intercept else 0.0
+    assert_allclose(Z @ beta + offset, reg.predict(X), **TOL)
+    assert_allclose(X @ reg.coef_ + reg.intercept_, reg.predict(X), **TOL)
+
+
+def test_nan_is_imputed_with_the_standardised_training_mean(rng):
+    X, y = _problem(rng, q=0)
+    X[rng.uniform(size=X.shape) < 0.1] = np.nan
+    reg = MultiGranularityRegressor(sharing=0.0, alpha=2.0, blocks=3).fit(X, y)
+    ref = make_pipeline(
+        StandardScaler(),
+        SimpleImputer(strategy="constant", fill_value=0.0),
+        Ridge(alpha=2.0),
+    ).fit(X, y)
+    assert_allclose(reg.predict(X), ref.predict(X), **TOL)
+    X_test = X[:5].copy()
+    X_test[:, 0] = np.nan
+    assert_allclose(reg.predict(X_test), ref.predict(X_test), **TOL)
+    assert_allclose(reg.mean_, np.nanmean(X, axis=0), rtol=1e-12)
+
+
+def test_fewer_than_two_blocks_is_standard_scaler_then_ridge(rng):
+    X, y = _problem(rng)
+    ref = make_pipeline(StandardScaler(), Ridge(alpha=0.7)).fit(X, y)
+    for blocks in ["auto", 1, [list(range(5))]]:
+        reg = MultiGranularityRegressor(sharing=0.8, alpha=0.7, blocks=blocks)
+        reg.fit(X, y)
+        assert (reg.n_blocks_, reg.block_names_, reg.sharing_) == (0, [], 0.0)
+        assert_allclose(reg.predict(X), ref.predict(X), **TOL)
+        assert_allclose(reg.free_coef_, ref[-1].coef_, **TOL)
+    auto = MultiGranularityRegressor(sharing="auto").fit(X, y)
+    assert auto.sharing_candidates_.tolist() == [0.0]
+
+
+def test_float32_input_matches_float64(rng):
+    X, y = _problem(rng)
+    X32 = X.astype(np.float32)
+    reg32 = MultiGranularityRegressor(blocks=_blocks(3, 3)).fit(X32, y)
+    reg64 = MultiGranularityRegressor(blocks=_blocks(3, 3)).fit(
+        X32.astype(np.float64), y
+    )
+    assert_allclose(reg32.coef_, reg64.coef_, rtol=1e-10)
+    assert reg32.predict(X32).dtype == np.float64
+
+
+# --- blocks from column names --------------------------------------------------------
+
+
+def test_blocks_auto_from_dataframe_names(rng):
+    # The 1D block is written in another order than the 1h block, a calendar column
+    # sits in between, and one 1h feature has no 1D partner.
+    X, y = _problem(rng, n=50, G=2, p=3, q=0)
+    names = [
+        "ct__OT__1h__mean__lag0",
+        "ct__OT__1h__max__lag0",
+        "ct__OT__1h__min__lag1",
+        "ct__OT__1D__min__lag1",
+        "ct__OT__1D__mean__lag0",
+        "ct__OT__1D__max__lag0",
+    ]
+    frame = pd.DataFrame(X, columns=names)
+    frame.insert(3, "hour", rng.integers(0, 24, len(y)).astype(float))
+    frame["ct__OT__1h__std__lag0"] = rng.standard_normal(len(y))
+    reg = MultiGranularityRegressor(sharing=0.5).fit(frame, y)
+    assert reg.n_blocks_ == 2
+    assert reg.block_names_ == ["1h", "1D"]
+    assert [c.tolist() for c in reg.block_columns_] == [[0, 1, 2], [5, 6, 4]]
+    assert reg.free_columns_.tolist() == [3, 7]
+    explicit = MultiGranularityRegressor(sharing=0.5, blocks=[[0, 1, 2], [5, 6, 4]])
+    explicit.fit(frame.to_numpy(), y)
+    assert_allclose(reg.coef_, explicit.coef_, **TOL)
+    assert reg.feature_names_in_.tolist() == frame.columns.tolist()
+
+
+def test_generator_frame_is_found_by_auto_blocks():
+    X, y, truth = make_multigranularity_regression(
+        80, n_blocks=3, n_features_per_block=2, n_free=1, as_frame=True, random_state=0
+    )
+    reg = MultiGranularityRegressor().fit(X, y)
+    assert (reg.n_blocks_, reg.free_columns_.tolist()) == (3, [6])
+
+
+@pytest.mark.parametrize(
+    ("params", "n_features", "match"),
+    [
+        ({"blocks": 4}, 6, r"blocks=4 must divide .* n_features=6"),
+        ({"blocks": [[0, 1], [2]]}, 6, r"blocks\[0\] has 2, blocks\[1\] has 1"),
+        ({"blocks": [[0, 1], [2, 7]]}, 6, r"blocks\[1\] holds column indices \[7\]"),
+    ],
+)
+def test_block_errors(params, n_features, match, rng):
+    X = rng.standard_normal((10, n_features))
+    with pytest.raises(ValueError, match=match):
+        MultiGranularityRegressor(**params).fit(X, X[:, 0])
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"sharing": 1.5}, "'sharing' parameter"),
+        ({"sharing": "shared"}, "'sharing' parameter"),
+        ({"alpha": 0.0}, "'alpha' parameter"),
+        ({"submodel": "tree"}, "'submodel' parameter"),
+        ({"blocks": "granularity"}, "'blocks' parameter"),
+        ({"blocks": 0}, "'blocks' parameter"),
+    ],
+)
+def test_parameter_errors(params, match, rng):
+    X = rng.standard_normal((10, 4))
+    with pytest.raises(InvalidParameterError, match=match):
+        MultiGranularityRegressor(**params).fit(X, X[:, 0])
+
+
+@pytest.mark.parametrize(
+    ("sample_weight", "match"),
+    [
+        (-np.ones(10), "non-negative"),
+        (np.zeros(10), "at least one non-zero weight"),
+        (np.ones(9), r"sample_weight.shape == \(9,\), expected \(10,\)"),
+    ],
+)
+def test_sample_weight_errors(sample_weight, match, rng):
+    X = rng.standard_normal((10, 4))
+    with pytest.raises(ValueError, match=match):
+        MultiGranularityRegressor().fit(X, X[:, 0], sample_weight=sample_weight)
+
+
+def test_auto_with_too_few_samples_says_so(rng):
+    X = rng.standard_normal((1, 4))
+    with pytest.raises(ValueError, match="n_samples=1"):
+        MultiGranularityRegressor(alpha="auto").fit(X, [1.0])
+    # fixed values fit a single sample, as Ridge does
+    reg = MultiGranularityRegressor().fit(X, [1.0])
+    assert_allclose(reg.predict(X), [1.0])
+
+
+# --- recovery of partly shared coefficients ------------------------------------------
+
+
+def test_tuned_sharing_recovers_partly_shared_coefficients_better():
+    # Small n, true sharing 0.7: the GCV-tuned model should beat both extremes at
+    # recovering the coefficients, on average over a few draws.
+    errors = {"auto": [], 0.0: [], 1.0: []}
+    for seed in range(5):
+        X, y, truth = make_multigranularity_regression(
+            60,
+            n_blocks=3,
+            n_features_per_block=8,
+            sharing=0.7,
+            noise=2.0,
+            random_state=seed,
+        )
+        for sharing in errors:
+            reg = MultiGranularityRegressor(sharing=sharing, alpha="auto", blocks=3)
+            reg.fit(X, y)
+            errors[sharing].append(np.linalg.norm(reg.coef_ - truth.coef))
+    mean = {k: np.mean(v) for k, v in errors.items()}
+    assert mean["auto"] < mean[0.0]
+    assert mean["auto"] < mean[1.0]
+
+
+# --- pipeline helper -----------------------------------------------------------------
+
+HAS_TRANSFORMER = importlib.util.find_spec("sklearn_multigran._transformer") is not None
+
+
+@pytest.mark.skipif(
+    not HAS_TRANSFORMER,
+    reason="GranularityTransformer (sklearn_multigran._transformer) is not written yet",
+)
+def test_pipeline_routes_parameters_and_finds_the_blocks():
+    from sklearn_multigran import make_multigranularity_pipeline
+
+    pipe = make_multigranularity_pipeline(
+        ("1h", "1D"),
+        stats=("mean", "max"),
+        n_lags=2,
+        time_column="time",
+        sharing="auto",
+        alpha=3.0,
+    )
+    params = pipe.get_params()
+    assert params["features__stats"] == ("mean", "max")
+    assert params["features__n_lags"] == 2
+    assert (params["model__sharing"], params["model__alpha"]) == ("auto", 3.0)
+
+    rng = np.random.default_rng(0)
+    n = 24 * 30
+    frame = pd.DataFrame(
+        {
+            "time": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "OT": np.cumsum(rng.standard_normal(n)),
+        }
+    )
+    y = frame["OT"].shift(-1).ffill().to_numpy()
+    pipe.fit(frame, y)
+    model = pipe.named_steps["model"]
+    assert model.block_names_ == ["1h", "1D"]
+    assert model.n_blocks_ == 2
+    assert np.isfinite(pipe.predict(frame)).all()
