@@ -96,3 +96,31 @@ def _naive_stat(window, stat, min_periods, ddof, fill_value):
     if stat in ("std", "var") and n <= ddof:
         return fill_value
     return STAT_FUNCS[stat](window, ddof)
+
+
+def naive_transform(values, times, groups, windows, **params):
+    """GranularityTransformer's contract on raw rows, with a plain Python sort.
+
+    ``values`` (n, C) in input order, ``times`` int64, ``groups`` hashable keys;
+    rows are ordered by (group, time, input position) with ``sorted``, and the
+    result comes back in input order.
+    """
+    n_rows = len(times)
+    group_ids = {}
+    for key in groups:
+        group_ids.setdefault(key, len(group_ids))
+    order = sorted(range(n_rows), key=lambda r: (group_ids[groups[r]], times[r], r))
+    sorted_groups = [group_ids[groups[r]] for r in order]
+    group_starts = [0] + [
+        k for k in range(1, n_rows) if sorted_groups[k] != sorted_groups[k - 1]
+    ]
+    group_starts.append(n_rows)
+    return naive_window_statistics(
+        np.asarray(values, dtype=np.float64)[order],
+        np.asarray(times, dtype=np.int64)[order],
+        np.asarray(group_starts),
+        windows,
+        out_rows=np.asarray(order),
+        n_out=n_rows,
+        **params,
+    )

@@ -1,0 +1,490 @@
+"""GranularityTransformer: trailing-window statistics at several granularities."""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from sklearn_multigran._granularity import parse_granularities
+from sklearn_multigran._kernels._dispatch import window_statistics
+from sklearn_multigran._kernels._rolling import STAT_CODES
+from sklearn_multigran.utils._compat import (
+    Interval,
+    StrOptions,
+    check_feature_names,
+    check_feature_names_in,
+    check_n_features,
+    validate_data,
+)
+
+_STATS = tuple(STAT_CODES)
+
+
+class GranularityTransformer(TransformerMixin, BaseEstimator):
+    """Trailing-window statistics of every column at several granularities and lags.
+
+    Rows are time steps. For every row and every granularity ``g`` the transformer
+    computes statistics (mean, std, min, max, ...) of each numeric column over the
+    window ``[t - g, t)`` and its lagged copies ``[t - (k + 1) g, t - k g)``, all in
+    one numba sweep per window. With the default ``closed="left"`` a row never sees
+    its own values, so the target's own history can go into ``X`` without leaking.
+
+    Read more in the :ref:`User Guide <granularity_transformer>`.
+
+    Parameters
+    ----------
+    granularities : list or tuple of int, str or pandas.Timedelta, \
+            default=("1h", "1D")
+        Window lengths. An int ``k`` counts rows (``k`` rows for ``closed`` "left" or
+        "right", ``k + 1`` for "both", ``k - 1`` for "neither", as pandas). A string
+        such as ``"15min"`` or a ``Timedelta`` is a duration, which needs a time
+        source: a DataFrame with a ``DatetimeIndex``, or ``time_column``.
+
+    stats : list or tuple of str, default=("mean", "std", "min", "max")
+        Statistics among "mean", "std", "var", "min", "max", "sum", "count",
+        "first" and "last". NaN values are skipped by all of them.
+
+    n_lags : int, default=1
+        Windows per granularity. Lag ``k`` is the lag-0 window moved back by ``k``
+        granularities: in time for durations (gaps in the data stay gaps), in rows
+        for ints.
+
+    closed : {"left", "right", "both", "neither"}, default="left"
+        Which ends of the window are included, as in pandas. "left" is the strict
+        past ``[t - g, t)``; "right" is ``(t - g, t]``, pandas' default.
+
+    time_column : str, default=None
+        Column of a DataFrame holding the timestamps. When None, a
+        ``DatetimeIndex`` is the time source if there is one.
+
+    group_column : str, default=None
+        Column of a DataFrame naming the series each row belongs to. Windows never
+        cross series.
+
+    min_periods : int, default=1
+        Any statistic but "count" over fewer non-NaN values yields ``fill_value``.
+
+    fill_value : float, default=np.nan
+        Value of a statistic whose window holds too few values. The default NaN
+        marks them; estimators that refuse NaN (such as ``Ridge``) want a number.
+
+    ddof : int, default=0
+        Delta degrees of freedom of "std" and "var"; a window with no more than
+        ``ddof`` values yields ``fill_value``.
+
+    Attributes
+    ----------
+    granularities_ : list of Granularity
+        Parsed granularities: ``(name, kind, size)`` with ``kind`` "rows" or "time"
+        and ``size`` in rows or nanoseconds.
+
+    n_features_in_ : int
+        Number of input columns, the time and group columns included.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the input columns, when ``X`` has string column names.
+
+    history_values_ : ndarray of shape (n_history, n_value_columns)
+        The last rows of each series seen in ``fit``, as much as the longest window
+        reaches back. ``transform`` prepends them to series whose rows all come
+        after the fitted data, so their first windows see the fitted past. Empty
+        without a time source.
+
+    history_times_ : ndarray of shape (n_history,)
+        Timestamps (int64 nanoseconds since the epoch, UTC) of ``history_values_``.
+
+    history_groups_ : ndarray of shape (n_history,)
+        Series key of each history row (all None without ``group_column``).
+
+    See Also
+    --------
+    pandas.DataFrame.rolling : One statistic and one window per call.
+
+    Notes
+    -----
+    Rows are ordered stably by (group, time, input position) and the output comes
+    back in the input's row order. A duration window takes rows that share a
+    timestamp in or out together (pandas cuts ties by position); int windows count
+    rows in sorted order, and "first"/"last" break ties by input position.
+
+    Output columns are granularity-major: every feature of the first granularity,
+    then the second; within one, by column, statistic, then lag. Feature names are
+    ``{column}__{granularity}__{stat}__lag{k}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn_multigran import GranularityTransformer
+    >>> index = pd.date_range("2024-01-01", periods=6, freq="30min")
+    >>> X = pd.DataFrame({"load": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}, index=index)
+    >>> gt = GranularityTransformer(("1h", 3), stats=("mean", "max"))
+    >>> gt.set_output(transform="pandas").fit_transform(X)
+                         load__1h__mean__lag0  ...  load__3__max__lag0
+    2024-01-01 00:00:00                   NaN  ...                 NaN
+    2024-01-01 00:30:00                   1.0  ...                 1.0
+    2024-01-01 01:00:00                   1.5  ...                 2.0
+    2024-01-01 01:30:00                   2.5  ...                 3.0
+    2024-01-01 02:00:00                   3.5  ...                 4.0
+    2024-01-01 02:30:00                   4.5  ...                 5.0
+    <BLANKLINE>
+    [6 rows x 4 columns]
+    """
+
+    _parameter_constraints: dict = {
+        "granularities": [list, tuple],
+        "stats": [list, tuple],
+        "n_lags": [Interval(numbers.Integral, 1, None, closed="left")],
+        "closed": [StrOptions({"left", "right", "both", "neither"})],
+        "time_column": [str, None],
+        "group_column": [str, None],
+        "min_periods": [Interval(numbers.Integral, 0, None, closed="left")],
+        "fill_value": [numbers.Real],
+        "ddof": [Interval(numbers.Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        granularities=("1h", "1D"),
+        *,
+        stats=("mean", "std", "min", "max"),
+        n_lags=1,
+        closed="left",
+        time_column=None,
+        group_column=None,
+        min_periods=1,
+        fill_value=np.nan,
+        ddof=0,
+    ):
+        self.granularities = granularities
+        self.stats = stats
+        self.n_lags = n_lags
+        self.closed = closed
+        self.time_column = time_column
+        self.group_column = group_column
+        self.min_periods = min_periods
+        self.fill_value = fill_value
+        self.ddof = ddof
+
+    def fit(self, X, y=None):
+        """Check the input and keep the tail of every series for ``transform``.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Time-ordered rows (in any row order when a time source is given).
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        self._validate_params()
+        granularities = parse_granularities(self.granularities)
+        self._check_stats()
+        if self.time_column is not None and self.time_column == self.group_column:
+            raise ValueError(
+                f"time_column and group_column are both {self.time_column!r}; they "
+                "must name two different columns."
+            )
+        values, times, groups, has_time = self._read_input(X, granularities, True)
+        self.granularities_ = granularities
+        self._store_history(values, times, groups, has_time)
+        return self
+
+    def transform(self, X):
+        """Window statistics of every row, in the input's row order.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Rows to transform. Rows of a series that all come after the last
+            timestamp fitted for that series see the fitted rows as their past.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features_out)
+            Float64 features, granularity-major; see ``get_feature_names_out``.
+        """
+        check_is_fitted(self)
+        values, times, groups, has_time = self._read_input(
+            X, self.granularities_, False
+        )
+        n_rows = values.shape[0]
+        context = self._context_rows(times, groups) if has_time else None
+        if context is not None and context.any():
+            values = np.concatenate([self.history_values_[context], values])
+            times = np.concatenate([self.history_times_[context], times])
+            groups = np.concatenate([self.history_groups_[context], groups])
+            out_rows = np.concatenate(
+                [np.full(int(context.sum()), -1, np.int64), np.arange(n_rows)]
+            )
+        else:
+            out_rows = np.arange(n_rows, dtype=np.int64)
+        order, group_starts = _sort_rows(times, groups)
+        if order is not None:
+            values = values[order]
+            times = times[order]
+            out_rows = out_rows[order]
+        return window_statistics(
+            values,
+            times,
+            group_starts,
+            [(g.kind, g.size) for g in self.granularities_],
+            n_lags=self.n_lags,
+            closed=self.closed,
+            stats=list(self.stats),
+            min_periods=self.min_periods,
+            ddof=self.ddof,
+            fill_value=self.fill_value,
+            out_rows=out_rows,
+            n_out=n_rows,
+        )
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features, ``{column}__{granularity}__{stat}__lag{k}``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input column names; by default ``feature_names_in_``, or ``x0``, ``x1``,
+            ... when the input had none.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Granularity-major; within a granularity by column, statistic, lag.
+        """
+        check_is_fitted(self, "granularities_")
+        input_features = check_feature_names_in(self, input_features)
+        skip = {self.time_column, self.group_column} - {None}
+        columns = [str(name) for name in input_features if name not in skip]
+        names = [
+            f"{column}__{granularity.name}__{stat}__lag{lag}"
+            for granularity in self.granularities_
+            for column in columns
+            for stat in self.stats
+            for lag in range(self.n_lags)
+        ]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        # a DataFrame may carry a string group column and a datetime time column
+        tags.input_tags.string = self.group_column is not None
+        return tags
+
+    def _check_stats(self):
+        stats = list(self.stats)
+        unknown = [stat for stat in stats if stat not in STAT_CODES]
+        if unknown or not stats:
+            raise ValueError(
+                f"stats={self.stats!r} has unknown statistics {unknown}; choose "
+                f"among {list(_STATS)}."
+            )
+        if len(set(stats)) != len(stats):
+            raise ValueError(
+                f"stats={self.stats!r} names a statistic twice; list each once."
+            )
+
+    def _read_input(self, X, granularities, reset):
+        """Validate ``X`` and split it into values, int64 ns times and group keys.
+
+        Returns ``(values, times, groups, has_time)``; without a time source
+        ``times`` is the row position, so only row windows are meaningful.
+        """
+        if type(X).__module__.startswith("polars"):
+            # polars frames go through pandas: one copy, and one code path to test;
+            # column by column, since polars' to_pandas needs pyarrow
+            X = pd.DataFrame(
+                {name: X.get_column(name).to_numpy() for name in X.columns}
+            )
+        if not isinstance(X, pd.DataFrame):
+            for param in ("time_column", "group_column"):
+                if getattr(self, param) is not None:
+                    raise ValueError(
+                        f"{param}={getattr(self, param)!r} needs a pandas or polars "
+                        f"DataFrame, but X is a {type(X).__name__}; pass a "
+                        f"DataFrame or set {param}=None."
+                    )
+            values = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=np.float64,
+                ensure_all_finite="allow-nan",
+            )
+            times = np.arange(values.shape[0], dtype=np.int64)
+            groups = np.full(values.shape[0], None, dtype=object)
+            self._require_time_source(granularities, False)
+            return values, times, groups, False
+
+        check_feature_names(self, X, reset=reset)
+        check_n_features(self, X, reset=reset)
+        special = [
+            column
+            for column in (self.time_column, self.group_column)
+            if column is not None
+        ]
+        missing = [column for column in special if column not in X.columns]
+        if missing:
+            param = "time_column" if missing[0] == self.time_column else "group_column"
+            raise ValueError(
+                f"{param}={missing[0]!r} is not a column of X; columns are "
+                f"{list(X.columns)[:20]}."
+            )
+        if self.time_column is not None:
+            raw_times = X[self.time_column]
+            source = f"time_column={self.time_column!r}"
+            if not pd.api.types.is_datetime64_any_dtype(raw_times):
+                raise ValueError(
+                    f"{source} holds {raw_times.dtype}, not datetimes; convert it "
+                    "with pandas.to_datetime first."
+                )
+            raw_times = pd.DatetimeIndex(raw_times)
+        elif isinstance(X.index, pd.DatetimeIndex):
+            raw_times = X.index
+            source = "the DatetimeIndex of X"
+        else:
+            raw_times = None
+        if raw_times is not None:
+            if raw_times.hasnans:
+                position = int(np.flatnonzero(raw_times.isna())[0])
+                raise ValueError(
+                    f"{source} has NaT (first at row {position}); drop those rows "
+                    "or fill in their times."
+                )
+            if raw_times.tz is not None:
+                raw_times = raw_times.tz_convert("UTC").tz_localize(None)
+            times = np.asarray(raw_times.as_unit("ns").asi8, dtype=np.int64)
+        else:
+            self._require_time_source(granularities, True)
+            times = np.arange(len(X), dtype=np.int64)
+
+        value_columns = [column for column in X.columns if column not in special]
+        not_numeric = [
+            column
+            for column in value_columns
+            if not (
+                pd.api.types.is_numeric_dtype(X[column])
+                or pd.api.types.is_bool_dtype(X[column])
+            )
+        ]
+        if not_numeric:
+            raise ValueError(
+                f"Columns {not_numeric} of X are not numeric; drop or encode them, "
+                "or name them as time_column / group_column."
+            )
+        values = X[value_columns].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = check_array(
+            values,
+            ensure_all_finite="allow-nan",
+            ensure_min_features=0,
+            input_name="X",
+            estimator=self,
+        )
+
+        if self.group_column is not None:
+            groups = X[self.group_column].to_numpy(dtype=object)
+            if pd.isna(groups).any():
+                position = int(np.flatnonzero(pd.isna(groups))[0])
+                raise ValueError(
+                    f"group_column={self.group_column!r} is missing at row "
+                    f"{position}; every row must name its series."
+                )
+        else:
+            groups = np.full(len(X), None, dtype=object)
+        return values, times, groups, raw_times is not None
+
+    def _require_time_source(self, granularities, is_frame):
+        durations = [g.name for g in granularities if g.kind == "time"]
+        if durations:
+            where = (
+                "X has no DatetimeIndex and time_column is None"
+                if is_frame
+                else "X is an array without timestamps"
+            )
+            raise ValueError(
+                f"granularities {durations} are durations, which need a time "
+                f"source, but {where}: pass a DataFrame with a DatetimeIndex, set "
+                "time_column, or give the windows as row counts (ints)."
+            )
+
+    def _store_history(self, values, times, groups, has_time):
+        """Keep, per series, the rows the longest window can reach from its end."""
+        keep = np.zeros(len(times), dtype=bool)
+        if has_time and len(times):
+            order, group_starts = _sort_rows(times, groups)
+            if order is None:
+                order = np.arange(len(times))
+            sorted_times = times[order]
+            row_reach = max(
+                (g.size for g in self.granularities_ if g.kind == "rows"), default=0
+            )
+            time_reach = max(
+                (g.size for g in self.granularities_ if g.kind == "time"), default=0
+            )
+            # lag n_lags - 1 of a window starts n_lags windows back; one more row
+            # for closed="both"
+            row_reach = self.n_lags * row_reach + 1
+            time_reach = self.n_lags * time_reach
+            for lo, hi in zip(group_starts[:-1], group_starts[1:], strict=True):
+                first = max(lo, hi - row_reach)
+                cutoff = sorted_times[hi - 1] - time_reach
+                first = min(
+                    first, lo + np.searchsorted(sorted_times[lo:hi], cutoff, "left")
+                )
+                keep[order[first:hi]] = True
+        self.history_values_ = values[keep]
+        self.history_times_ = times[keep]
+        self.history_groups_ = groups[keep]
+
+    def _context_rows(self, times, groups):
+        """Mask of history rows to prepend: series whose new rows all come later."""
+        if not len(self.history_times_) or not len(times):
+            return None
+        codes, uniques = pd.factorize(
+            np.concatenate([self.history_groups_, groups]), use_na_sentinel=False
+        )
+        history_codes = codes[: len(self.history_groups_)]
+        new_codes = codes[len(self.history_groups_) :]
+        last_fitted = np.full(len(uniques), np.iinfo(np.int64).min)
+        np.maximum.at(last_fitted, history_codes, self.history_times_)
+        first_new = np.full(len(uniques), np.iinfo(np.int64).max)
+        np.minimum.at(first_new, new_codes, times)
+        # a series with no fitted rows has last_fitted = int64 min: nothing to add
+        later = first_new > last_fitted
+        return later[history_codes]
+
+
+def _sort_rows(times, groups):
+    """Stable order by (group, time, position) and the group starts in that order.
+
+    Returns ``order=None`` when the rows are already sorted, which saves a gather
+    of every array on the common, time-ordered input.
+    """
+    n_rows = len(times)
+    single_group = n_rows == 0 or groups[0] is None and (groups == None).all()  # noqa: E711
+    if single_group:
+        codes = None
+        n_groups = 1
+    else:
+        codes, uniques = pd.factorize(groups, sort=False)
+        n_groups = len(uniques)
+    if codes is None or n_groups == 1:
+        if n_rows < 2 or (times[1:] >= times[:-1]).all():
+            return None, np.array([0, n_rows], dtype=np.int64)
+        return np.argsort(times, kind="stable"), np.array([0, n_rows], dtype=np.int64)
+    order = np.lexsort((times, codes))
+    counts = np.bincount(codes, minlength=n_groups)
+    # groups appear in code order after the sort
+    group_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if (order == np.arange(n_rows)).all():
+        order = None
+    return order, group_starts
