@@ -5,6 +5,7 @@ granularities; the models learn one submodel per granularity whose coefficients 
 a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_own``.
 """
 
+from sklearn_multigran._pipeline import make_multigranularity_pipeline
 from sklearn_multigran._regressor import MultiGranularityRegressor
 
 __version__ = "0.1.0.dev0"
@@ -12,4 +13,5 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "MultiGranularityRegressor",
     "__version__",
+    "make_multigranularity_pipeline",
 ]
