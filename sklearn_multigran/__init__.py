@@ -7,10 +7,12 @@ a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_ow
 
 from sklearn_multigran._pipeline import make_multigranularity_pipeline
 from sklearn_multigran._regressor import MultiGranularityRegressor
+from sklearn_multigran._transformer import GranularityTransformer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "GranularityTransformer",
     "MultiGranularityRegressor",
     "__version__",
     "make_multigranularity_pipeline",
