@@ -39,6 +39,7 @@ packing, the initialisation draws and the L-BFGS call are those of ``MLPRegresso
 """
 
 import warnings
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +50,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches, shuffle
 
 from sklearn_multigran._linear import _chunk_rows, _standard_scale, weighted_means
+from sklearn_multigran.utils._compat import Interval, StrOptions
 
 # --- activations, in place, as in sklearn.neural_network._base ----------------------
 
@@ -841,6 +843,62 @@ def _fit_adam(
 
 
 # --- what the estimators use --------------------------------------------------------
+
+
+#: The MLP parameters both estimators take, in sklearn's MLP vocabulary.
+NETWORK_PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions({"relu", "tanh", "logistic", "identity"})],
+    "solver": [StrOptions({"lbfgs", "adam"})],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+def network_params(estimator, *, linear):
+    """The keyword arguments of :func:`fit_network` from an estimator's parameters.
+
+    Refuses ``"auto"`` for ``sharing`` and ``alpha``, which only the closed-form
+    linear regressor can cross-validate cheaply; the caller adds ``loss``,
+    ``sharing``, ``alpha`` and ``stratify``.
+    """
+    name = type(estimator).__name__
+    for param in ("sharing", "alpha"):
+        if getattr(estimator, param) == "auto":
+            grid = [0.0, 0.5, 1.0] if param == "sharing" else [0.1, 1.0, 10.0]
+            raise ValueError(
+                f"{param}='auto' needs the closed form of "
+                "MultiGranularityRegressor(submodel='linear'); "
+                f"{name}(submodel={estimator.submodel!r}) has none. Pass a number, "
+                f"and tune it with GridSearchCV({name}(...), {{'{param}': {grid}}})."
+            )
+    hidden = ()
+    if not linear:
+        hidden = estimator.hidden_layer_sizes
+        hidden = (hidden,) if isinstance(hidden, Integral) else tuple(hidden)
+        if not hidden or not all(isinstance(h, Integral) and h > 0 for h in hidden):
+            raise ValueError(
+                f"hidden_layer_sizes={estimator.hidden_layer_sizes!r} must hold one or "
+                "more positive integers, e.g. (32,); for no hidden layer use "
+                "submodel='linear'."
+            )
+    params = {
+        name: getattr(estimator, name)
+        for name in NETWORK_PARAMETER_CONSTRAINTS
+        if name != "hidden_layer_sizes"
+    }
+    return {
+        **params,
+        "hidden_layer_sizes": hidden,
+        "fit_intercept": estimator.fit_intercept,
+    }
 
 
 def network_inputs(X, block_columns, free_columns, mean, center, scale, *, one_block):
