@@ -5,6 +5,7 @@ granularities; the models learn one submodel per granularity whose coefficients 
 a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_own``.
 """
 
+from sklearn_multigran._classifier import MultiGranularityClassifier
 from sklearn_multigran._pipeline import make_multigranularity_pipeline
 from sklearn_multigran._regressor import MultiGranularityRegressor
 from sklearn_multigran._transformer import GranularityTransformer
@@ -13,6 +14,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "GranularityTransformer",
+    "MultiGranularityClassifier",
     "MultiGranularityRegressor",
     "__version__",
     "make_multigranularity_pipeline",

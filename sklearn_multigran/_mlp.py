@@ -44,10 +44,11 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.optimize
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches, shuffle
+from threadpoolctl import threadpool_limits
 
 from sklearn_multigran._linear import _chunk_rows, _standard_scale, weighted_means
 from sklearn_multigran.utils._compat import Interval, StrOptions
@@ -134,9 +135,16 @@ def binary_log_loss(Y, raw):
     return loss, expit(raw) - Y
 
 
+def _logsumexp(raw):
+    # scipy.special.logsumexp costs ~300 us a call in array-API dispatch, more than
+    # a whole minibatch's forward pass; this is the same max-shifted formula.
+    top = raw.max(axis=1, keepdims=True)
+    return top + np.log(np.exp(raw - top).sum(axis=1, keepdims=True))
+
+
 def log_loss(Y, raw):
     """Per-sample multinomial cross-entropy of ``K`` logits, and ``softmax - y``."""
-    lse = logsumexp(raw, axis=1, keepdims=True)
+    lse = _logsumexp(raw)
     loss = lse[:, 0] - np.einsum("ij,ij->i", Y, raw)
     return loss, np.exp(raw - lse) - Y
 
@@ -154,7 +162,7 @@ def output_activation(loss, raw):
         return raw.copy()
     if loss == "binary_log_loss":
         return expit(raw)
-    return np.exp(raw - logsumexp(raw, axis=1, keepdims=True))
+    return np.exp(raw - _logsumexp(raw))
 
 
 # --- data: standardised, stacked blocks ----------------------------------------------
@@ -531,6 +539,13 @@ _MAX_FUN = 15_000
 
 _ADAM_BETA_1, _ADAM_BETA_2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 
+# Below this many input values, L-BFGS runs on one BLAS thread. Its own algebra is on
+# vectors of the size of the parameters, where threads only cost: measured on two busy
+# cores, scipy's setulb took 7 ms a call with two OpenBLAS threads and well under
+# 1 ms with one, which made small fits (and the test suite) three times slower.
+# Above it the products with the data dominate and may use every thread.
+_ONE_THREAD_BELOW = 1_000_000
+
 
 class NetworkFit(NamedTuple):
     """What a fit returns: the flat parameters, their layout and the optimiser's trace.
@@ -658,14 +673,16 @@ def _fit_lbfgs(theta, args, Xb, Xf, Y, sample_weight, max_iter, tol, verbose):
         options = {"maxls": 50, "ftol": 64 * np.finfo(float).eps}
     else:
         options = {}  # MLPRegressor's: scipy's defaults
-    result = scipy.optimize.minimize(
-        fun,
-        theta,
-        method="L-BFGS-B",
-        jac=True,
-        callback=callback,
-        options={"maxiter": max_iter, "maxfun": _MAX_FUN, "gtol": tol, **options},
-    )
+    limits = 1 if Xb.size + Xf.size < _ONE_THREAD_BELOW else None
+    with threadpool_limits(limits=limits, user_api="blas"):
+        result = scipy.optimize.minimize(
+            fun,
+            theta,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={"maxiter": max_iter, "maxfun": _MAX_FUN, "gtol": tol, **options},
+        )
     n_iter = min(result.nit, max_iter)
     if result.status == 1:  # iteration or evaluation cap; not "abnormal line search"
         warnings.warn(
