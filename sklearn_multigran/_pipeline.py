@@ -25,7 +25,9 @@ def make_multigranularity_pipeline(
         Passed to :class:`~sklearn.pipeline.Pipeline`.
 
     verbose : bool, default=False
-        Passed to :class:`~sklearn.pipeline.Pipeline`.
+        Passed to :class:`~sklearn.pipeline.Pipeline` (timing of each step). The
+        regressor's own ``verbose`` (MLP losses) is set afterwards with
+        ``pipeline.set_params(model__verbose=1)``.
 
     **params
         Keyword arguments of either step: those that are parameters of
