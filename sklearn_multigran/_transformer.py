@@ -192,9 +192,9 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 f"time_column and group_column are both {self.time_column!r}; they "
                 "must name two different columns."
             )
-        values, times, groups, has_time = self._read_input(X, granularities, True)
+        values, times, codes, keys, has_time = self._read_input(X, granularities, True)
         self.granularities_ = granularities
-        self._store_history(values, times, groups, has_time)
+        self._store_history(values, times, codes, keys, has_time)
         return self
 
     def transform(self, X):
@@ -212,21 +212,21 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             Float64 features, granularity-major; see ``get_feature_names_out``.
         """
         check_is_fitted(self)
-        values, times, groups, has_time = self._read_input(
+        values, times, codes, keys, has_time = self._read_input(
             X, self.granularities_, False
         )
         n_rows = values.shape[0]
-        context = self._context_rows(times, groups) if has_time else None
-        if context is not None and context.any():
+        context, context_codes = self._context_rows(times, codes, keys, has_time)
+        if context is not None:
             values = np.concatenate([self.history_values_[context], values])
             times = np.concatenate([self.history_times_[context], times])
-            groups = np.concatenate([self.history_groups_[context], groups])
+            codes = np.concatenate([context_codes, codes])
             out_rows = np.concatenate(
                 [np.full(int(context.sum()), -1, np.int64), np.arange(n_rows)]
             )
         else:
             out_rows = np.arange(n_rows, dtype=np.int64)
-        order, group_starts = _sort_rows(times, groups)
+        order, group_starts = _sort_rows(times, codes, len(keys))
         if order is not None:
             values = values[order]
             times = times[order]
@@ -276,8 +276,6 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
-        # a DataFrame may carry a string group column and a datetime time column
-        tags.input_tags.string = self.group_column is not None
         return tags
 
     def _check_stats(self):
@@ -296,8 +294,10 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
     def _read_input(self, X, granularities, reset):
         """Validate ``X`` and split it into values, int64 ns times and group keys.
 
-        Returns ``(values, times, groups, has_time)``; without a time source
-        ``times`` is the row position, so only row windows are meaningful.
+        Returns ``(values, times, codes, keys, has_time)``: ``codes`` numbers each
+        row's series (0 for all without ``group_column``) and ``keys[code]`` is its
+        key. Without a time source ``times`` is the row position, so only row
+        windows are meaningful.
         """
         if type(X).__module__.startswith("polars"):
             # polars frames go through pandas: one copy, and one code path to test;
@@ -321,9 +321,9 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 ensure_all_finite="allow-nan",
             )
             times = np.arange(values.shape[0], dtype=np.int64)
-            groups = np.full(values.shape[0], None, dtype=object)
+            codes = np.zeros(values.shape[0], dtype=np.int64)
             self._require_time_source(granularities, False)
-            return values, times, groups, False
+            return values, times, codes, np.array([None], dtype=object), False
 
         check_feature_names(self, X, reset=reset)
         check_n_features(self, X, reset=reset)
@@ -391,16 +391,20 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         )
 
         if self.group_column is not None:
-            groups = X[self.group_column].to_numpy(dtype=object)
-            if pd.isna(groups).any():
-                position = int(np.flatnonzero(pd.isna(groups))[0])
+            # factorize the column itself: far cheaper than hashing objects
+            codes, keys = pd.factorize(X[self.group_column], sort=False)
+            if (codes < 0).any():
+                position = int(np.flatnonzero(codes < 0)[0])
                 raise ValueError(
                     f"group_column={self.group_column!r} is missing at row "
                     f"{position}; every row must name its series."
                 )
+            codes = codes.astype(np.int64, copy=False)
+            keys = np.asarray(keys, dtype=object)
         else:
-            groups = np.full(len(X), None, dtype=object)
-        return values, times, groups, raw_times is not None
+            codes = np.zeros(len(X), dtype=np.int64)
+            keys = np.array([None], dtype=object)
+        return values, times, codes, keys, raw_times is not None
 
     def _require_time_source(self, granularities, is_frame):
         durations = [g.name for g in granularities if g.kind == "time"]
@@ -416,11 +420,11 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 "time_column, or give the windows as row counts (ints)."
             )
 
-    def _store_history(self, values, times, groups, has_time):
+    def _store_history(self, values, times, codes, keys, has_time):
         """Keep, per series, the rows the longest window can reach from its end."""
         keep = np.zeros(len(times), dtype=bool)
         if has_time and len(times):
-            order, group_starts = _sort_rows(times, groups)
+            order, group_starts = _sort_rows(times, codes, len(keys))
             if order is None:
                 order = np.arange(len(times))
             sorted_times = times[order]
@@ -443,48 +447,48 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 keep[order[first:hi]] = True
         self.history_values_ = values[keep]
         self.history_times_ = times[keep]
-        self.history_groups_ = groups[keep]
+        self.history_groups_ = keys[codes[keep]]
 
-    def _context_rows(self, times, groups):
-        """Mask of history rows to prepend: series whose new rows all come later."""
-        if not len(self.history_times_) or not len(times):
-            return None
-        codes, uniques = pd.factorize(
-            np.concatenate([self.history_groups_, groups]), use_na_sentinel=False
-        )
-        history_codes = codes[: len(self.history_groups_)]
-        new_codes = codes[len(self.history_groups_) :]
-        last_fitted = np.full(len(uniques), np.iinfo(np.int64).min)
-        np.maximum.at(last_fitted, history_codes, self.history_times_)
-        first_new = np.full(len(uniques), np.iinfo(np.int64).max)
-        np.minimum.at(first_new, new_codes, times)
-        # a series with no fitted rows has last_fitted = int64 min: nothing to add
+    def _context_rows(self, times, codes, keys, has_time):
+        """History rows to prepend, and their series codes in the new input.
+
+        A series gets its fitted tail when all its new rows come after the last
+        fitted timestamp of that series; otherwise it is transformed on its own.
+        Returns ``(None, None)`` when no history applies.
+        """
+        if not has_time or not len(self.history_times_) or not len(times):
+            return None, None
+        if self.group_column is None:
+            history_codes = np.zeros(len(self.history_times_), dtype=np.int64)
+        else:
+            history_codes = pd.Index(keys).get_indexer(self.history_groups_)
+        present = history_codes >= 0
+        last_fitted = np.full(len(keys), np.iinfo(np.int64).min)
+        np.maximum.at(last_fitted, history_codes[present], self.history_times_[present])
+        first_new = np.full(len(keys), np.iinfo(np.int64).max)
+        np.minimum.at(first_new, codes, times)
         later = first_new > last_fitted
-        return later[history_codes]
+        context = present & later[np.maximum(history_codes, 0)]
+        if not context.any():
+            return None, None
+        return context, history_codes[context]
 
 
-def _sort_rows(times, groups):
-    """Stable order by (group, time, position) and the group starts in that order.
+def _sort_rows(times, codes, n_groups):
+    """Stable order by (group code, time, position) and the group starts after it.
 
-    Returns ``order=None`` when the rows are already sorted, which saves a gather
-    of every array on the common, time-ordered input.
+    Returns ``order=None`` when the rows are already in that order (time-ordered
+    rows, series stacked one after another), which saves a gather of every array.
     """
     n_rows = len(times)
-    single_group = n_rows == 0 or groups[0] is None and (groups == None).all()  # noqa: E711
-    if single_group:
-        codes = None
-        n_groups = 1
-    else:
-        codes, uniques = pd.factorize(groups, sort=False)
-        n_groups = len(uniques)
-    if codes is None or n_groups == 1:
+    if n_groups == 1:
+        group_starts = np.array([0, n_rows], dtype=np.int64)
         if n_rows < 2 or (times[1:] >= times[:-1]).all():
-            return None, np.array([0, n_rows], dtype=np.int64)
-        return np.argsort(times, kind="stable"), np.array([0, n_rows], dtype=np.int64)
-    order = np.lexsort((times, codes))
+            return None, group_starts
+        return np.argsort(times, kind="stable"), group_starts
     counts = np.bincount(codes, minlength=n_groups)
-    # groups appear in code order after the sort
     group_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    if (order == np.arange(n_rows)).all():
-        order = None
-    return order, group_starts
+    step = np.diff(codes)
+    if ((step > 0) | ((step == 0) & (times[1:] >= times[:-1]))).all():
+        return None, group_starts
+    return np.lexsort((times, codes)), group_starts
