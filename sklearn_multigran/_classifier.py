@@ -384,8 +384,7 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         coef = np.empty((blended.shape[0], self.n_features_in_))
         for g, columns in enumerate(layout.block_columns):
             coef[:, columns] = blended[:, g]
-        free = layout.free_columns if layout.n_blocks else slice(None)
-        coef[:, free] = self.free_coef_
+        coef[:, layout.free_columns] = self.free_coef_  # all columns without blocks
         coef /= self.scale_
         self.coef_ = coef
         self.intercept_ = attributes["intercepts_"][-1] - coef @ self._center()
@@ -401,8 +400,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
             ensure_all_finite="allow-nan",
             reset=False,
         )
-        missing = np.isnan(X)
         if self.submodel == "linear":
+            missing = np.isnan(X)
             if missing.any():
                 X = np.where(missing, self.mean_, X)
             return X @ self.coef_.T + self.intercept_

@@ -10,9 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_multigran import MultiGranularityClassifier
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @parametrize_with_checks(
