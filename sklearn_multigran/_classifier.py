@@ -102,7 +102,8 @@ class MultiGranularityClassifier(ClassifierMixin, BaseEstimator):
         Adam's step size.
 
     batch_size : int or "auto", default="auto"
-        Adam's minibatch size; ``"auto"`` is ``min(200, n_samples)``.
+        Adam's minibatch size; ``"auto"`` is ``min(200, n_samples)``. Larger than
+        ``n_samples``, it is clipped to it (a full-batch Adam).
 
     early_stopping : bool, default=False
         Adam only: hold out ``validation_fraction`` of the training data

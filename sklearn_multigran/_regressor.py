@@ -136,7 +136,8 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         Adam's step size.
 
     batch_size : int or "auto", default="auto"
-        Adam's minibatch size, ``min(200, n_samples)`` for ``"auto"``.
+        Adam's minibatch size, ``min(200, n_samples)`` for ``"auto"``; clipped to
+        ``n_samples``.
 
     early_stopping : bool, default=False
         Adam only: hold out ``validation_fraction`` of the data and stop when its
