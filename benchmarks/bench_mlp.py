@@ -25,9 +25,12 @@ and written into ``doc/benchmarks.md`` between ``<!-- mlp:start -->`` and
 """
 
 import argparse
-import sys
+import os
+import platform
+import subprocess
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +40,54 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from sklearn_multigran import MultiGranularityClassifier, MultiGranularityRegressor
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import machine_facts, markdown_table, write_section  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 DOC_PATH = ROOT / "doc" / "benchmarks.md"
 TRUE_SHARING = 0.7
 TEACHER_HIDDEN = 16
+
+
+def machine_facts():
+    """CPUs, load, versions and revision, as a markdown list."""
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("numpy", "scipy", "scikit-learn")
+    )
+    revision = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return "\n".join(
+        [
+            f"- {os.cpu_count()} CPUs, load average at start {load}",
+            f"- Python {platform.python_version()}, {versions}",
+            f"- revision: `{revision or 'unknown'}`",
+        ]
+    )
+
+
+def markdown_table(header, rows, align):
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def write_section(text, path=DOC_PATH, name="mlp"):
+    """Replace the text between this script's markers; create the file if needed."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{text.strip()}\n{end}"
+    if not path.exists():
+        path.write_text(f"# Benchmarks\n\n{block}\n")
+        return
+    doc = path.read_text()
+    if start in doc and end in doc:
+        head, rest = doc.split(start, 1)
+        doc = head + block + rest.split(end, 1)[1]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(doc)
 
 
 def make_problem(n_samples, n_blocks, n_per_block, task, seed=0):
@@ -195,7 +239,7 @@ def main(argv=None):
         "--no-write", action="store_true", help="print only; leave the doc alone"
     )
     args = parser.parse_args(argv)
-    facts = machine_facts(["numpy", "scipy", "scikit-learn"], repo=ROOT)
+    facts = machine_facts()
     hidden = (args.hidden,)
     results = {
         task: run(
@@ -228,7 +272,7 @@ def main(argv=None):
     )
     print(text)
     if not args.no_write:
-        write_section(DOC_PATH, "mlp", "## MLP submodels\n\n" + text)
+        write_section("## MLP submodels\n\n" + text)
 
 
 if __name__ == "__main__":
