@@ -655,14 +655,18 @@ def _fit_lbfgs(theta, args, Xb, Xf, Y, sample_weight, max_iter, tol, verbose):
     layout = args[0]
     grad = np.empty_like(theta)
 
+    last = [np.nan]
+
     def fun(x):
-        value = loss_grad(x, *args, Xb, Xf, Y, sample_weight, grad)
-        return value, grad.copy()
+        last[0] = loss_grad(x, *args, Xb, Xf, Y, sample_weight, grad)
+        return last[0], grad.copy()
 
     loss_curve = []
 
-    def callback(intermediate_result):
-        loss_curve.append(float(intermediate_result.fun))
+    # L-BFGS-B reports a new iterate right after evaluating it, so the last value is
+    # the iterate's; this also works with scipy < 1.11, which passes only ``xk``.
+    def callback(xk):
+        loss_curve.append(float(last[0]))
         if verbose:
             print(f"Iteration {len(loss_curve)}, loss = {loss_curve[-1]:.8f}")
 

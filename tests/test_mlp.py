@@ -340,6 +340,7 @@ def test_convergence_warning_at_max_iter(rng, solver):
     assert fit.n_iter == 3
     assert len(fit.loss_curve) == 3
     assert fit.best_loss == min(fit.loss_curve)
+    assert fit.loss_curve[-1] == fit.loss  # the curve ends at the returned iterate
 
 
 def test_adam_stops_on_flat_loss(rng):
