@@ -184,6 +184,31 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         self : object
             Fitted transformer.
         """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit to ``X`` and return its window statistics, reading ``X`` once.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Time-ordered rows (in any row order when a time source is given).
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features_out)
+            Float64 features, granularity-major; see ``get_feature_names_out``.
+        """
+        values, times, order, group_starts = self._fit(X)
+        out_rows = np.arange(len(times), dtype=np.int64)
+        return self._window_statistics(values, times, order, group_starts, out_rows)
+
+    def _fit(self, X):
+        """Validate parameters and ``X``, keep the history; return sorted-row info."""
         self._validate_params()
         granularities = parse_granularities(self.granularities)
         self._check_stats()
@@ -194,8 +219,9 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             )
         values, times, codes, keys, has_time = self._read_input(X, granularities, True)
         self.granularities_ = granularities
-        self._store_history(values, times, codes, keys, has_time)
-        return self
+        order, group_starts = _sort_rows(times, codes, len(keys))
+        self._store_history(values, times, codes, keys, has_time, order, group_starts)
+        return values, times, order, group_starts
 
     def transform(self, X):
         """Window statistics of every row, in the input's row order.
@@ -227,6 +253,14 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         else:
             out_rows = np.arange(n_rows, dtype=np.int64)
         order, group_starts = _sort_rows(times, codes, len(keys))
+        return self._window_statistics(values, times, order, group_starts, out_rows)
+
+    def _window_statistics(self, values, times, order, group_starts, out_rows):
+        """Run the kernels on rows put in (group, time, position) order by ``order``.
+
+        ``out_rows`` gives each input row's output row (-1 for history rows).
+        """
+        n_out = int((out_rows >= 0).sum())
         if order is not None:
             values = values[order]
             times = times[order]
@@ -243,7 +277,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             ddof=self.ddof,
             fill_value=self.fill_value,
             out_rows=out_rows,
-            n_out=n_rows,
+            n_out=n_out,
         )
 
     def get_feature_names_out(self, input_features=None):
@@ -420,11 +454,10 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 "time_column, or give the windows as row counts (ints)."
             )
 
-    def _store_history(self, values, times, codes, keys, has_time):
+    def _store_history(self, values, times, codes, keys, has_time, order, group_starts):
         """Keep, per series, the rows the longest window can reach from its end."""
         keep = np.zeros(len(times), dtype=bool)
         if has_time and len(times):
-            order, group_starts = _sort_rows(times, codes, len(keys))
             if order is None:
                 order = np.arange(len(times))
             sorted_times = times[order]

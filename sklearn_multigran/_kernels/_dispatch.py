@@ -10,7 +10,7 @@ from sklearn_multigran._config import NUM_THREADS
 from sklearn_multigran._kernels._rolling import (
     STAT_CODES,
     max_window_rows,
-    window_sweep,
+    window_sweeps,
     window_sweeps_parallel,
 )
 
@@ -105,30 +105,24 @@ def window_statistics(
     columns = np.ascontiguousarray(values.T)
     n_threads = NUM_THREADS if n_threads is None else n_threads
     n_chunks = max(1, min(n_threads, n_rows // _MIN_ROWS_PER_THREAD))
-    if n_threads <= 1 or len(windows) * n_lags * n_columns * n_chunks == 1:
-        n_stats = len(stat_codes)
-        for g, lag, c in np.ndindex(len(windows), n_lags, n_columns):
-            window_sweep(
-                columns[c],
-                times,
-                group_starts,
-                is_time[g],
-                sizes[g],
-                lag,
-                left_closed,
-                right_closed,
-                stat_codes,
-                min_periods,
-                ddof,
-                float(fill_value),
-                out_rows,
-                out,
-                ((g * n_columns + c) * n_stats) * n_lags + lag,
-                n_lags,
-                0,
-                n_rows,
-                capacity,
-            )
+    args = (
+        columns,
+        times,
+        group_starts,
+        is_time,
+        sizes,
+        n_lags,
+        left_closed,
+        right_closed,
+        stat_codes,
+        min_periods,
+        ddof,
+        float(fill_value),
+        out_rows,
+        out,
+    )
+    if n_chunks == 1:
+        window_sweeps(*args, 0, n_rows, capacity)
         return out
 
     from numba import get_num_threads, set_num_threads
@@ -137,24 +131,7 @@ def window_statistics(
     previous = get_num_threads()
     set_num_threads(min(n_threads, previous))
     try:
-        window_sweeps_parallel(
-            columns,
-            times,
-            group_starts,
-            is_time,
-            sizes,
-            n_lags,
-            left_closed,
-            right_closed,
-            stat_codes,
-            min_periods,
-            ddof,
-            float(fill_value),
-            out_rows,
-            out,
-            chunk_starts,
-            capacity,
-        )
+        window_sweeps_parallel(*args, chunk_starts, capacity)
     finally:
         set_num_threads(previous)
     return out
