@@ -1,0 +1,803 @@
+"""ETT univariate long-horizon benchmark (issue 5).
+
+The protocol is the one of DLinear/NLinear (Zeng et al., AAAI 2023, Table 9) and
+PatchTST (Nie et al., ICLR 2023, Table 8), univariate setting (``features='S'``,
+target ``OT``), re-derived from ``Dataset_ETT_hour`` / ``Dataset_ETT_minute`` in
+``cure-lab/LTSF-Linear`` (``data_provider/data_loader.py``):
+
+* a month is 30 days, ``u = 1`` for the hourly files and ``4`` for the 15-minute ones;
+* segments ``train = [0, 8640u)``, ``val = [8640u - L, 11520u)``,
+  ``test = [11520u - L, 14400u)``: each evaluation segment starts ``L`` rows early so
+  that its first window's *targets* start at the split border; rows from ``14400u``
+  on are never read;
+* ``OT`` is standardised with the mean and the population std of the train rows;
+* a window is ``L = 336`` inputs followed by ``H`` targets, stepping by one row, so a
+  segment of ``n`` rows holds ``n - L - H + 1`` windows (ETTm1, H=96: 11,425);
+* MSE and MAE are averaged over windows and horizon steps, on standardised values.
+
+The published scripts evaluate with ``DataLoader(drop_last=True)``, which silently
+drops the last incomplete test batch (batch 32, or 8 for ETTm1 in the univariate
+DLinear scripts). We report the all-windows number first and the dropped-batch number
+beside it.
+
+Every model entry is a function ``entry(split) -> Result`` registered in ``MODELS``;
+hyperparameters are chosen on the validation windows only and the test windows are
+predicted once. Entries for ``MultiGranularityRegressor`` plug in there when the
+estimator lands (see the comment below ``MODELS``).
+
+Run ``python benchmarks/ett.py`` (``--help`` for options). The table is written into
+``doc/benchmarks.md`` between ``<!-- ett:start -->`` and ``<!-- ett:end -->``.
+Nothing derived from the data files is saved except that table of metrics.
+"""
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import _ett_features
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+DATASETS = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
+HORIZONS = (96, 192, 336, 720)
+LOOKBACK = 336
+DEFAULT_DATA_DIR = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ett"
+)
+DOC_PATH = Path(__file__).resolve().parents[1] / "doc" / "benchmarks.md"
+MARKERS = ("<!-- ett:start -->", "<!-- ett:end -->")
+RESEARCH_MARKERS = ("<!-- ett-research:start -->", "<!-- ett-research:end -->")
+
+# Test batch size of the published univariate runs, used only to reproduce the
+# ``drop_last=True`` number. LTSF-Linear ``scripts/EXP-LongForecasting/Linear/
+# univariate/*.sh``: 32 for ETTh1, ETTh2, ETTm2 and 8 for ETTm1. (The PatchTST
+# univariate scripts use 128 for ETTm1/ETTm2 and keep drop_last=True: their
+# numbers drop up to 127 windows.)
+DROP_LAST_BATCH = {"ETTh1": 32, "ETTh2": 32, "ETTm1": 8, "ETTm2": 32}
+
+# Published univariate test (MSE, MAE), L = 336 (L = 336 also for PatchTST/42).
+# NLinear and DLinear: Zeng, Chen, Zhang, Xu, "Are Transformers Effective for Time
+# Series Forecasting?", AAAI 2023, arXiv:2205.13504v3, Table 9 (univariate, ETT).
+# PatchTST/42: Nie, Nguyen, Sinthong, Kalagnanam, "A Time Series is Worth 64 Words:
+# Long-term Forecasting with Transformers", ICLR 2023, arXiv:2211.14730v2, Table 8.
+# The tables are images in both repositories' READMEs; the numbers were transcribed
+# from the papers and cross-checked against a third-party reprint (MSDCN, Table 3),
+# whose columns list the same values.
+PUBLISHED = {
+    "NLinear": {
+        "ETTh1": {
+            96: (0.053, 0.177),
+            192: (0.069, 0.204),
+            336: (0.081, 0.226),
+            720: (0.080, 0.226),
+        },
+        "ETTh2": {
+            96: (0.129, 0.278),
+            192: (0.169, 0.324),
+            336: (0.194, 0.355),
+            720: (0.225, 0.381),
+        },
+        "ETTm1": {
+            96: (0.026, 0.122),
+            192: (0.039, 0.149),
+            336: (0.052, 0.172),
+            720: (0.073, 0.207),
+        },
+        "ETTm2": {
+            96: (0.063, 0.182),
+            192: (0.090, 0.223),
+            336: (0.117, 0.259),
+            720: (0.170, 0.318),
+        },
+    },
+    "DLinear": {
+        "ETTh1": {
+            96: (0.056, 0.180),
+            192: (0.071, 0.204),
+            336: (0.098, 0.244),
+            720: (0.189, 0.359),
+        },
+        "ETTh2": {
+            96: (0.131, 0.279),
+            192: (0.176, 0.329),
+            336: (0.209, 0.367),
+            720: (0.276, 0.426),
+        },
+        "ETTm1": {
+            96: (0.028, 0.123),
+            192: (0.045, 0.156),
+            336: (0.061, 0.182),
+            720: (0.080, 0.210),
+        },
+        "ETTm2": {
+            96: (0.063, 0.183),
+            192: (0.092, 0.227),
+            336: (0.119, 0.261),
+            720: (0.175, 0.320),
+        },
+    },
+    "PatchTST/42": {
+        "ETTh1": {
+            96: (0.055, 0.179),
+            192: (0.071, 0.205),
+            336: (0.081, 0.225),
+            720: (0.087, 0.232),
+        },
+        "ETTh2": {
+            96: (0.129, 0.282),
+            192: (0.168, 0.328),
+            336: (0.185, 0.351),
+            720: (0.224, 0.383),
+        },
+        "ETTm1": {
+            96: (0.026, 0.121),
+            192: (0.039, 0.150),
+            336: (0.053, 0.173),
+            720: (0.074, 0.207),
+        },
+        "ETTm2": {
+            96: (0.065, 0.186),
+            192: (0.094, 0.231),
+            336: (0.120, 0.265),
+            720: (0.171, 0.322),
+        },
+    },
+}
+TARGET_MODELS = ("NLinear", "PatchTST/42")
+TARGET_DATASETS = ("ETTh1", "ETTm1")
+
+# Ridge penalties tried on validation. Inputs are standardised OT values (or features
+# scaled to unit train variance), so the useful range is wide but not huge.
+ALPHAS = np.logspace(-3, 5, 33)
+
+
+# --------------------------------------------------------------------------------------
+# Data and protocol
+# --------------------------------------------------------------------------------------
+
+
+def rows_per_hour(name):
+    """``u`` of the protocol: 1 for the hourly files, 4 for the 15-minute ones."""
+    return 4 if name.startswith("ETTm") else 1
+
+
+def borders(name, lookback=LOOKBACK):
+    """Row ranges ``[start, stop)`` of the train, val and test segments.
+
+    Mirrors ``border1s`` / ``border2s`` of LTSF-Linear's ETT loaders: evaluation
+    segments start ``lookback`` rows before their first target.
+    """
+    month = 30 * 24 * rows_per_hour(name)
+    return {
+        "train": (0, 12 * month),
+        "val": (12 * month - lookback, 16 * month),
+        "test": (16 * month - lookback, 20 * month),
+    }
+
+
+def load_ot(name, data_dir=DEFAULT_DATA_DIR):
+    """Return the raw ``OT`` column of ``name`` (float64) and its timestamps."""
+    path = Path(data_dir) / f"{name}.csv"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found; pass --data-dir pointing to the folder with the ETT "
+            "CSV files (ETTh1.csv, ..., ETTm2.csv)."
+        )
+    frame = pd.read_csv(path, usecols=["date", "OT"], parse_dates=["date"])
+    return frame["OT"].to_numpy(dtype=np.float64), frame["date"].to_numpy()
+
+
+def standardise(values, name):
+    """Standardise with the train rows' mean and population std (ddof=0)."""
+    start, stop = borders(name)["train"]
+    train = values[start:stop]
+    return (values - train.mean()) / train.std()
+
+
+def windows(series, start, stop, lookback, horizon):
+    """Inputs ``(n, lookback)`` and targets ``(n, horizon)`` of a segment.
+
+    Window ``i`` reads rows ``start + i .. start + i + lookback - 1`` and predicts
+    the next ``horizon`` rows; ``n = (stop - start) - lookback - horizon + 1``.
+    Both are read-only views into ``series``.
+    """
+    segment = series[start:stop]
+    n = len(segment) - lookback - horizon + 1
+    if n <= 0:
+        raise ValueError(
+            f"Segment [{start}, {stop}) is too short for lookback={lookback} and "
+            f"horizon={horizon}."
+        )
+    view = np.lib.stride_tricks.sliding_window_view(segment, lookback + horizon)
+    return view[:n, :lookback], view[:n, lookback:]
+
+
+@dataclass
+class Split:
+    """Everything an entry may use for one (dataset, horizon) cell."""
+
+    name: str
+    horizon: int
+    lookback: int
+    series: np.ndarray  # standardised OT, full length (rows >= 14400u never windowed)
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_val: np.ndarray
+    Y_val: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+
+    @property
+    def rows_per_hour(self):
+        return rows_per_hour(self.name)
+
+    def origin_rows(self, part):
+        """Row of ``series`` holding the last input of each window of ``part``.
+
+        For entries that compute features on the whole series at once (e.g.
+        ``GranularityTransformer(...).fit_transform(series)``) and then take the rows
+        of the windows: ``features[split.origin_rows("test")]``. Such features must
+        not reach more than ``lookback`` rows back (granularity x lags <= L).
+        """
+        start = borders(self.name, self.lookback)[part][0]
+        n = len(getattr(self, f"Y_{part}"))
+        return start + self.lookback - 1 + np.arange(n)
+
+    def train_val(self):
+        """Windows whose targets lie in ``[0, 11520u)``: train and val merged.
+
+        Used only for the optional refit after selection; includes the windows that
+        straddle the train/val border, which neither split alone contains.
+        """
+        stop = borders(self.name, self.lookback)["val"][1]
+        return windows(self.series, 0, stop, self.lookback, self.horizon)
+
+
+def make_split(name, horizon, *, lookback=LOOKBACK, data_dir=DEFAULT_DATA_DIR):
+    raw, _ = load_ot(name, data_dir)
+    series = standardise(raw, name)
+    b = borders(name, lookback)
+    parts = {}
+    for key, (start, stop) in b.items():
+        parts[key] = windows(series, start, stop, lookback, horizon)
+    # Evaluation segments hold 4 months of targets: 2880u - H + 1 windows
+    # (ETTm1, H=96: 11,425), the count of the published loaders.
+    month = 30 * 24 * rows_per_hour(name)
+    assert len(parts["test"][0]) == len(parts["val"][0]) == 4 * month - horizon + 1
+    assert len(parts["train"][0]) == 12 * month - lookback - horizon + 1
+    return Split(
+        name,
+        horizon,
+        lookback,
+        series,
+        *parts["train"],
+        *parts["val"],
+        *parts["test"],
+    )
+
+
+def mse_mae(pred, target):
+    """MSE and MAE averaged over windows and horizon steps."""
+    err = pred - target
+    return float(np.mean(err**2)), float(np.mean(np.abs(err)))
+
+
+def n_kept(n_windows, batch_size):
+    """Windows a ``DataLoader(drop_last=True)`` evaluates."""
+    return (n_windows // batch_size) * batch_size
+
+
+def test_metrics(pred, split):
+    """All-windows and dropped-last-batch (MSE, MAE) on the test windows."""
+    keep = n_kept(len(split.Y_test), DROP_LAST_BATCH[split.name])
+    return {
+        "all": mse_mae(pred, split.Y_test),
+        "dropped": mse_mae(pred[:keep], split.Y_test[:keep]),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Ridge with the penalty chosen on validation
+# --------------------------------------------------------------------------------------
+
+
+def _ridge_path(F_train, T_train, F_val, T_val, alphas):
+    """Validation MSE per (alpha, output) of closed-form ridge, for every alpha.
+
+    Centres features and targets (unpenalised intercept) and diagonalises the Gram
+    matrix once, so each extra alpha costs one ``(n_val, p) @ (p, h)`` product.
+    """
+    f_mean = F_train.mean(axis=0)
+    t_mean = T_train.mean(axis=0)
+    Fc = F_train - f_mean
+    evals, evecs = np.linalg.eigh(Fc.T @ Fc)
+    evals = np.clip(evals, 0.0, None)
+    proj = evecs.T @ (Fc.T @ (T_train - t_mean))  # (p, h)
+    A = (F_val - f_mean) @ evecs  # (n_val, p)
+    R0 = T_val - t_mean
+    val_mse = np.empty((len(alphas), T_train.shape[1]))
+    for k, alpha in enumerate(alphas):
+        val_mse[k] = np.mean((R0 - (A / (evals + alpha)) @ proj) ** 2, axis=0)
+    return val_mse
+
+
+def _fit_ridge(F, T, alpha_per_output):
+    """Plain closed-form ridge (used for timing and for the train+val refit)."""
+    f_mean = F.mean(axis=0)
+    t_mean = T.mean(axis=0)
+    Fc = F - f_mean
+    gram = Fc.T @ Fc
+    rhs = Fc.T @ (T - t_mean)
+    alphas = np.unique(alpha_per_output)
+    coef = np.empty((F.shape[1], T.shape[1]))
+    for a in alphas:
+        cols = np.flatnonzero(alpha_per_output == a)
+        coef[:, cols] = np.linalg.solve(gram + a * np.eye(len(gram)), rhs[:, cols])
+    return coef, t_mean - f_mean @ coef
+
+
+@dataclass
+class Result:
+    val_mse: float
+    test: dict
+    fit_seconds: float
+    params: dict = field(default_factory=dict)
+
+
+def _targets(X, Y, relative):
+    return Y - X[:, -1:] if relative else Y
+
+
+def _val_path(split, featurize, *, relative, alphas):
+    F_train = featurize(split.X_train)
+    T_train = _targets(split.X_train, split.Y_train, relative)
+    F_val = featurize(split.X_val)
+    T_val = _targets(split.X_val, split.Y_val, relative)
+    return _ridge_path(F_train, T_train, F_val, T_val, alphas)
+
+
+def _best_alpha(split, featurize, *, relative, per_output_alpha, alphas):
+    """(validation MSE, alpha per output) of ``featurize`` over the alpha grid."""
+    path = _val_path(split, featurize, relative=relative, alphas=alphas)
+    if per_output_alpha:
+        idx = np.argmin(path, axis=0)
+    else:
+        idx = np.full(path.shape[1], np.argmin(path.mean(axis=1)))
+    return float(path[idx, np.arange(path.shape[1])].mean()), alphas[idx]
+
+
+def _val_window_errors(split, featurize, alpha, relative):
+    """Per-window validation MSE of the train fit with penalties ``alpha``."""
+    coef, intercept = _fit_ridge(
+        featurize(split.X_train),
+        _targets(split.X_train, split.Y_train, relative),
+        alpha,
+    )
+    pred = featurize(split.X_val) @ coef + intercept
+    return np.mean((pred - _targets(split.X_val, split.Y_val, relative)) ** 2, axis=1)
+
+
+def _block_standard_error(diff, block):
+    """Standard error of ``diff.mean()`` from non-overlapping blocks of windows.
+
+    Consecutive windows share all but one row, so their errors are far from
+    independent; weekly blocks are roughly independent for OT (autocorrelation
+    at 7 days is ~0.85 for the series, much less for forecast errors).
+    """
+    n_blocks = len(diff) // block
+    means = diff[: n_blocks * block].reshape(n_blocks, block).mean(axis=1)
+    return means.std(ddof=1) / np.sqrt(n_blocks)
+
+
+def select_ridge(
+    split,
+    candidates,
+    *,
+    extensions=None,
+    gate_se=1.0,
+    relative=True,
+    per_output_alpha=False,
+    refit_train_val=False,
+    alphas=ALPHAS,
+):
+    """Ridge with the featurizer and the penalty chosen on validation.
+
+    Parameters
+    ----------
+    candidates : dict of str -> callable
+        Featurizers ``(n, L)`` windows -> ``(n, p)``. They see only the window, so
+        no feature reaches further back than ``L`` rows. Feature scaling is the
+        featurizer's business: it sets the prior of the penalty.
+    extensions : dict of str -> callable, optional
+        Second stage: ``extension(featurize) -> featurize`` adds a feature group
+        to the chosen candidate. The best extension on validation is kept only if
+        it lowers the validation MSE by more than ``gate_se`` standard errors of
+        the paired per-window difference (weekly blocks): the one-standard-error
+        rule (Hastie, Tibshirani, Friedman, ESL 2nd ed., sec. 7.10), which keeps
+        the simpler model unless validation clearly prefers the bigger one.
+    relative : bool
+        NLinear-style targets ``y - x_last``; predictions add ``x_last`` back.
+        (Whether the *features* are relative is the featurizer's business.)
+    per_output_alpha : bool
+        One penalty per horizon step instead of one for all steps.
+    refit_train_val : bool
+        After selection, refit on the train and val windows with the chosen
+        featurizer and penalties (the papers fit on train only).
+    """
+    alphas = np.asarray(alphas)
+    opts = {
+        "relative": relative,
+        "per_output_alpha": per_output_alpha,
+        "alphas": alphas,
+    }
+    best = None
+    for label, featurize in candidates.items():
+        val_mse, alpha = _best_alpha(split, featurize, **opts)
+        if best is None or val_mse < best[0]:
+            best = (val_mse, label, alpha, featurize)
+    val_mse, label, alpha, featurize = best
+    gate = None
+    if extensions:
+        ext = None
+        for ext_label, extend in extensions.items():
+            ext_featurize = extend(featurize)
+            ext_mse, ext_alpha = _best_alpha(split, ext_featurize, **opts)
+            if ext is None or ext_mse < ext[0]:
+                ext = (ext_mse, ext_label, ext_alpha, ext_featurize)
+        diff = _val_window_errors(split, ext[3], ext[2], relative)
+        diff -= _val_window_errors(split, featurize, alpha, relative)
+        z = diff.mean() / _block_standard_error(diff, 168 * split.rows_per_hour)
+        gate = f"{ext[1]}: z={z:+.2f}"
+        if z < -gate_se:
+            val_mse, label, alpha, featurize = (
+                ext[0],
+                f"{label} + {ext[1]}",
+                ext[2],
+                ext[3],
+            )
+
+    X_fit, Y_fit = (
+        split.train_val() if refit_train_val else (split.X_train, split.Y_train)
+    )
+    tic = time.perf_counter()
+    coef, intercept = _fit_ridge(
+        featurize(X_fit), _targets(X_fit, Y_fit, relative), alpha
+    )
+    fit_seconds = time.perf_counter() - tic
+
+    pred = featurize(split.X_test) @ coef + intercept
+    if relative:
+        pred = pred + split.X_test[:, -1:]
+    params = {
+        "features": label,
+        "alpha": float(np.median(alpha)),
+        "n_features": len(coef),
+    }
+    if gate is not None:
+        params["gate"] = gate
+    return Result(val_mse, test_metrics(pred, split), fit_seconds, params)
+
+
+def ridge_entry(split, featurize, **kwargs):
+    """``select_ridge`` with a single featurizer."""
+    return select_ridge(split, {"features": featurize}, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# Model entries
+# --------------------------------------------------------------------------------------
+
+
+def repeat_last(split):
+    pred = np.repeat(split.X_test[:, -1:], split.horizon, axis=1)
+    val = np.repeat(split.X_val[:, -1:], split.horizon, axis=1)
+    return Result(mse_mae(val, split.Y_val)[0], test_metrics(pred, split), 0.0, {})
+
+
+def _identity(X):
+    return X
+
+
+def ridge_raw(split):
+    """Ridge on the raw 336-value window, absolute targets (a tuned 'Linear')."""
+    return ridge_entry(split, _identity, relative=False)
+
+
+def ridge_raw_last(split):
+    """Ridge on the window minus its last value, targets minus the last value.
+
+    The closed-form twin of NLinear (one linear layer between last-value-normalised
+    input and output), with the penalty standing in for early stopping.
+    """
+    return ridge_entry(split, _ett_features.relative_window(), relative=True)
+
+
+def prototype_recency(split, *, refit_train_val=False):
+    """PROTOTYPE: last-value-relative ridge with a recency prior chosen on val.
+
+    Chooses the recency scale (``_ett_features.TAUS``) and the penalty on the
+    validation windows; to be replaced by GranularityTransformer +
+    MultiGranularityRegressor with per-granularity penalties.
+    """
+    candidates = _ett_features.recency_candidates(split.rows_per_hour, split.lookback)
+    return select_ridge(split, candidates, refit_train_val=refit_train_val)
+
+
+def prototype_recency_std(split, *, refit_train_val=False):
+    """PROTOTYPE: ``prototype_recency``, plus block std features if validation
+    clearly prefers them (one-standard-error gate, see ``select_ridge``)."""
+    u = split.rows_per_hour
+    candidates = _ett_features.recency_candidates(u, split.lookback)
+    extensions = {
+        f"std g={g}": partial(_ett_features.with_block_std, granularities=g)
+        for g in ((u, 4 * u), (4 * u,), (4 * u, 24 * u))
+    }
+    return select_ridge(
+        split, candidates, extensions=extensions, refit_train_val=refit_train_val
+    )
+
+
+def prototype_recency_refit(split):
+    """``prototype_recency``, refitted on train + val windows after selection."""
+    return prototype_recency(split, refit_train_val=True)
+
+
+def prototype_multigranularity(split):
+    """PROTOTYPE: 42 block means (granularities 1, 4, 24 rows x 14 lags), relative."""
+    featurize = _ett_features.multigranularity((1, 4, 24), 14)
+    return ridge_entry(split, featurize, relative=True)
+
+
+MODELS = {
+    "repeat last": repeat_last,
+    "ridge, raw window": ridge_raw,
+    "ridge, raw window - last": ridge_raw_last,
+    "prototype: ridge, recency prior": prototype_recency,
+    "prototype: ridge, recency prior, refit train+val": prototype_recency_refit,
+    "prototype: ridge, recency prior + std if 1-SE better": prototype_recency_std,
+    "prototype: ridge, means g=1,4,24 x 14": prototype_multigranularity,
+}
+
+# Entries that land with the estimators (issue 5), each a function ``split -> Result``
+# with its hyperparameters chosen on ``split.X_val`` / ``split.Y_val``:
+#   "MultiGranularityRegressor (tuned sharing)", "MultiGranularityRegressor (sharing=0)",
+#   "MultiGranularityRegressor (sharing=1)", "MultiGranularityRegressor MLP".
+
+
+def research(split):
+    """Validation and test MSE of every research configuration (information only).
+
+    Unlike the model entries this looks at the test windows of every configuration,
+    so it is a report of what was tried, not a protocol result: choices must be made
+    on the ``val`` column.
+    """
+    rows = []
+    candidates = _ett_features.research_candidates(split.rows_per_hour, split.lookback)
+    for label, featurize in candidates.items():
+        res = ridge_entry(split, featurize, relative=True)
+        rows.append((label, res.val_mse, res.test["all"][0], res.params["alpha"]))
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------
+
+
+def run(models, datasets, horizons, data_dir):
+    rows = []
+    for name in datasets:
+        for horizon in horizons:
+            split = make_split(name, horizon, data_dir=data_dir)
+            for label, entry in models.items():
+                tic = time.perf_counter()
+                res = entry(split)
+                total = time.perf_counter() - tic
+                rows.append(
+                    {
+                        "dataset": name,
+                        "H": horizon,
+                        "model": label,
+                        "val_mse": res.val_mse,
+                        "mse": res.test["all"][0],
+                        "mae": res.test["all"][1],
+                        "mse_dropped": res.test["dropped"][0],
+                        "mae_dropped": res.test["dropped"][1],
+                        "fit_s": res.fit_seconds,
+                        "total_s": total,
+                        **{f"param_{k}": v for k, v in res.params.items()},
+                    }
+                )
+                print(
+                    f"{name} H={horizon:<4d} {label:<32s} val {res.val_mse:.4f}  "
+                    f"test {res.test['all'][0]:.4f}/{res.test['all'][1]:.4f}  "
+                    f"(dropped {res.test['dropped'][0]:.4f}/{res.test['dropped'][1]:.4f})"
+                    f"  fit {res.fit_seconds:.2f}s  {res.params}",
+                    flush=True,
+                )
+    return pd.DataFrame(rows)
+
+
+def _target_counts(results, model):
+    """ETTh1/ETTm1 cells where ``model`` beats NLinear and PatchTST/42 on test MSE.
+
+    Returns (as printed, strictly): "as printed" compares with the published
+    3-decimal numbers; "strictly" requires an MSE below every value that rounds to
+    them (published - 0.0005), so the win survives the papers' rounding.
+    """
+    part = results[
+        (results["model"] == model) & results["dataset"].isin(TARGET_DATASETS)
+    ]
+    printed = strict = 0
+    for r in part.itertuples():
+        bar = min(PUBLISHED[m][r.dataset][r.H][0] for m in TARGET_MODELS)
+        printed += r.mse < bar
+        strict += r.mse < bar - 0.0005
+    return printed, strict, len(part)
+
+
+def markdown_table(results):
+    """Per dataset: rows are models, columns horizons; cells 'MSE (dropped) / MAE'."""
+    models = list(dict.fromkeys(results["model"]))
+    lines = []
+    for name, part in results.groupby("dataset", sort=False):
+        horizons = list(dict.fromkeys(part["H"]))
+        lines += [
+            f"**{name}**",
+            "",
+            "| model | " + " | ".join(f"H={h}" for h in horizons) + " | fit s |",
+            "|---|" + "---|" * (len(horizons) + 1),
+        ]
+        for m in models:
+            cells = part[part["model"] == m].set_index("H")
+            row = [m]
+            for h in horizons:
+                r = cells.loc[h]
+                row.append(
+                    f"{r.mse:.4f} ({r.mse_dropped:.4f}) / {r.mae:.3f} ({r.mae_dropped:.3f})"
+                )
+            row.append(f"{cells['fit_s'].median():.2f}")
+            lines.append("| " + " | ".join(row) + " |")
+        for pub, table in PUBLISHED.items():
+            row = [f"{pub} (published)"]
+            row += [
+                f"{table[name][h][0]:.3f} / {table[name][h][1]:.3f}" for h in horizons
+            ]
+            lines.append("| " + " | ".join(row) + " | |")
+        lines.append("")
+    lines.append(
+        "Target of issue 5: lower test MSE than NLinear and PatchTST/42 in every cell of "
+        "ETTh1 and ETTm1. Cells met (against the printed 3-decimal numbers / strictly "
+        "below everything that rounds to them):"
+    )
+    lines.append("")
+    for m in models:
+        printed, strict, n = _target_counts(results, m)
+        if n:
+            lines.append(f"- {m}: {printed}/{n} / {strict}/{n}")
+    lines += [
+        "",
+        "fit s: seconds of the final fit (median over horizons, selection excluded), "
+        "features included, on a shared 2-core machine.",
+    ]
+    return "\n".join(lines)
+
+
+def research_table(rows):
+    """Per dataset: rows are configurations, columns horizons; cells 'val / test'."""
+    frame = pd.DataFrame(
+        rows, columns=["dataset", "H", "features", "val", "test", "alpha"]
+    )
+    best_val = frame.groupby(["dataset", "H"])["val"].transform("min")
+    frame["mark"] = np.where(frame["val"] == best_val, "**", "")
+    lines = []
+    for name, part in frame.groupby("dataset", sort=False):
+        horizons = list(dict.fromkeys(part["H"]))
+        lines += [
+            f"**{name}** (validation MSE / test MSE)",
+            "",
+            "| features | " + " | ".join(f"H={h}" for h in horizons) + " |",
+            "|---|" + "---|" * len(horizons),
+        ]
+        for label, conf in part.groupby("features", sort=False):
+            cells = conf.set_index("H")
+            row = [label]
+            for h in horizons:
+                r = cells.loc[h]
+                row.append(f"{r['mark']}{r['val']:.4f}{r['mark']} / {r['test']:.4f}")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+def write_section(text, markers=MARKERS, path=DOC_PATH):
+    """Replace the text between ``markers``, creating the file or section if needed."""
+    start, end = markers
+    block = f"{start}\n{text}\n{end}"
+    if path.exists():
+        doc = path.read_text()
+        if start in doc and end in doc:
+            head, rest = doc.split(start, 1)
+            _, tail = rest.split(end, 1)
+            doc = head + block + tail
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = "# Benchmarks\n\n" + block + "\n"
+    path.write_text(doc)
+
+
+DOC_INTRO = """\
+## ETT univariate long horizon (issue 5)
+
+Univariate `OT`, lookback 336, protocol of DLinear (Zeng et al., AAAI 2023, Table 9)
+and PatchTST (Nie et al., ICLR 2023, Table 8); standardised values. Each cell:
+test MSE over all windows (in brackets: with the last incomplete test batch dropped, as
+the published scripts do) / MAE (same). Hyperparameters chosen on validation only;
+models fitted on the train split unless marked "refit train+val" (fitted on the train
+and val windows after selection; the papers fit on train only). Published columns are
+copied from the papers. Rows marked "prototype" use numpy features standing in for
+`GranularityTransformer`. Written by `python benchmarks/ett.py`.
+"""
+
+RESEARCH_INTRO = """\
+## ETT research: what the features buy (issue 5)
+
+Ridge with last-value-relative targets, penalty chosen on validation, fitted on train.
+
+Validation MSE / test MSE per cell; the configuration with the lowest validation MSE
+in each cell is in bold. Test numbers of every configuration are shown for the record
+only: choices are made on the validation column. Written by
+`python benchmarks/ett.py --research`.
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--horizons", nargs="+", type=int, default=list(HORIZONS))
+    parser.add_argument("--models", nargs="+", default=None, help="subset of MODELS")
+    parser.add_argument(
+        "--research", action="store_true", help="val/test table of the research configs"
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not touch the doc")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="BLAS threads (default: all)"
+    )
+    args = parser.parse_args(argv)
+    with threadpool_limits(limits=args.threads):
+        return _main(args)
+
+
+def _main(args):
+    if args.research:
+        rows = []
+        for name in args.datasets:
+            for horizon in args.horizons:
+                split = make_split(name, horizon, data_dir=args.data_dir)
+                for label, val, test, alpha in research(split):
+                    print(
+                        f"{name} H={horizon:<4d} {label:<40s} val {val:.4f} test {test:.4f}"
+                    )
+                    rows.append((name, horizon, label, val, test, alpha))
+        table = research_table(rows)
+        print(table)
+        if not args.no_write:
+            write_section(RESEARCH_INTRO + "\n" + table, RESEARCH_MARKERS)
+        return rows
+    models = MODELS if args.models is None else {m: MODELS[m] for m in args.models}
+    results = run(models, args.datasets, args.horizons, args.data_dir)
+    table = markdown_table(results)
+    print(table)
+    if not args.no_write:
+        write_section(DOC_INTRO + "\n" + table)
+    return results
+
+
+if __name__ == "__main__":
+    main()
