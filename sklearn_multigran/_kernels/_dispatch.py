@@ -74,9 +74,9 @@ def window_statistics(
     if values.ndim != 2:
         raise ValueError(f"values must be 2-D, got shape {values.shape}.")
     n_rows, n_columns = values.shape
-    times = np.ascontiguousarray(times, dtype=np.int64)
-    group_starts = np.ascontiguousarray(group_starts, dtype=np.int64)
-    out_rows = np.ascontiguousarray(out_rows, dtype=np.int64)
+    times = np.require(times, dtype=np.int64, requirements=["C", "W"])
+    group_starts = np.require(group_starts, dtype=np.int64, requirements=["C", "W"])
+    out_rows = np.require(out_rows, dtype=np.int64, requirements=["C", "W"])
     is_time = np.array([kind == "time" for kind, _ in windows], dtype=np.bool_)
     sizes = np.array([int(size) for _, size in windows], dtype=np.int64)
     stat_codes = np.array([STAT_CODES[stat] for stat in stats], dtype=np.int64)
@@ -101,8 +101,11 @@ def window_statistics(
     capacity = max_window_rows(
         times, group_starts, is_time, sizes, n_lags, 1 if closed == "both" else 0
     )
-    # one contiguous array per column: every sweep streams a single column
-    columns = np.ascontiguousarray(values.T)
+    # one contiguous array per column: every sweep streams a single column. Writable
+    # too: numba types read-only arrays (pandas' copy-on-write views) apart and
+    # would compile every kernel a second time for them, which costs more than
+    # the copy
+    columns = np.require(values.T, requirements=["C", "W"])
     n_threads = NUM_THREADS if n_threads is None else n_threads
     n_chunks = max(1, min(n_threads, n_rows // _MIN_ROWS_PER_THREAD))
     args = (
