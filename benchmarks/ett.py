@@ -58,7 +58,7 @@ RESEARCH_MARKERS = ("<!-- ett-research:start -->", "<!-- ett-research:end -->")
 # numbers drop up to 127 windows.)
 DROP_LAST_BATCH = {"ETTh1": 32, "ETTh2": 32, "ETTm1": 8, "ETTm2": 32}
 
-# Published univariate test (MSE, MAE), L = 336 (L = 336 also for PatchTST/42).
+# Published univariate test (MSE, MAE), lookback L = 336.
 # NLinear and DLinear: Zeng, Chen, Zhang, Xu, "Are Transformers Effective for Time
 # Series Forecasting?", AAAI 2023, arXiv:2205.13504v3, Table 9 (univariate, ETT).
 # PatchTST/42: Nie, Nguyen, Sinthong, Kalagnanam, "A Time Series is Worth 64 Words:
@@ -739,7 +739,7 @@ and PatchTST (Nie et al., ICLR 2023, Table 8); standardised values. Each cell:
 test MSE over all windows (in brackets: with the last incomplete test batch dropped, as
 the published scripts do) / MAE (same). Hyperparameters chosen on validation only;
 models fitted on the train split unless marked "refit train+val" (fitted on the train
-and val windows after selection; the papers fit on train only). Published columns are
+and val windows after selection; the papers fit on train only). Published rows are
 copied from the papers. Rows marked "prototype" use numpy features standing in for
 `GranularityTransformer`. Written by `python benchmarks/ett.py`.
 """
