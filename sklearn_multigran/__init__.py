@@ -6,6 +6,11 @@ a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_ow
 """
 
 from sklearn_multigran._classifier import MultiGranularityClassifier
+from sklearn_multigran._forecast import (
+    LastValueRelative,
+    horizon_frame,
+    make_horizon_targets,
+)
 from sklearn_multigran._pipeline import make_multigranularity_pipeline
 from sklearn_multigran._regressor import MultiGranularityRegressor
 from sklearn_multigran._transformer import GranularityTransformer
@@ -14,8 +19,11 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "GranularityTransformer",
+    "LastValueRelative",
     "MultiGranularityClassifier",
     "MultiGranularityRegressor",
     "__version__",
+    "horizon_frame",
+    "make_horizon_targets",
     "make_multigranularity_pipeline",
 ]
