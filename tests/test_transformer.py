@@ -332,7 +332,8 @@ def test_ties_enter_time_windows_together():
 
 
 def test_polars_input_matches_pandas(rng):
-    pl = pytest.importorskip("polars")
+    import polars as pl
+
     frame = _series(rng, 60).reset_index(names="time")
     transformer = GranularityTransformer(("2h", 3), time_column="time")
     np.testing.assert_array_equal(
