@@ -33,6 +33,7 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
+import _harness
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss, r2_score
@@ -75,19 +76,8 @@ def markdown_table(header, rows, align):
 
 
 def write_section(text, path=DOC_PATH, name="mlp"):
-    """Replace the text between this script's markers; create the file if needed."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{text.strip()}\n{end}"
-    if not path.exists():
-        path.write_text(f"# Benchmarks\n\n{block}\n")
-        return
-    doc = path.read_text()
-    if start in doc and end in doc:
-        head, rest = doc.split(start, 1)
-        doc = head + block + rest.split(end, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(doc)
+    """Replace the text between this script's markers (``_harness.write_section``)."""
+    _harness.write_section(path, name, text)
 
 
 def make_problem(n_samples, n_blocks, n_per_block, task, seed=0):

@@ -27,6 +27,7 @@ import platform
 import time
 from pathlib import Path
 
+import _harness
 import numpy as np
 import sklearn
 from sklearn.linear_model import Ridge
@@ -39,8 +40,6 @@ from sklearn_multigran import MultiGranularityRegressor
 from sklearn_multigran.datasets import make_multigranularity_regression
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "doc" / "benchmarks.md"
-START_MARKER = "<!-- regressor:start -->"
-END_MARKER = "<!-- regressor:end -->"
 RIDGE = "Ridge(alpha=1.0)"
 NOISE = 3.0
 
@@ -169,22 +168,8 @@ def _threads(limit):
 
 
 def write_section(text, path=DOC_PATH):
-    """Replace the text between the regressor markers, creating the file if needed."""
-    block = f"{START_MARKER}\n{text}\n{END_MARKER}"
-    if path.exists():
-        doc = path.read_text()
-        if START_MARKER in doc and END_MARKER in doc:
-            head, rest = doc.split(START_MARKER, 1)
-            _, tail = rest.split(END_MARKER, 1)
-            doc = head + block + tail
-        else:
-            doc = (
-                doc.rstrip("\n") + "\n\n## MultiGranularityRegressor\n\n" + block + "\n"
-            )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        doc = "# Benchmarks\n\n## MultiGranularityRegressor\n\n" + block + "\n"
-    path.write_text(doc)
+    """Replace the text between the regressor markers (``_harness.write_section``)."""
+    _harness.write_section(path, "regressor", text)
 
 
 def main(argv=None):

@@ -37,6 +37,7 @@ from functools import partial
 from pathlib import Path
 
 import _ett_features
+import _harness
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -48,8 +49,9 @@ DEFAULT_DATA_DIR = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ett"
 )
 DOC_PATH = Path(__file__).resolve().parents[1] / "doc" / "benchmarks.md"
-MARKERS = ("<!-- ett:start -->", "<!-- ett:end -->")
-RESEARCH_MARKERS = ("<!-- ett-research:start -->", "<!-- ett-research:end -->")
+# section names in doc/benchmarks.md, between <!-- name:start/end --> markers
+MARKERS = "ett"
+RESEARCH_MARKERS = "ett-research"
 
 # Test batch size of the published univariate runs, used only to reproduce the
 # ``drop_last=True`` number. LTSF-Linear ``scripts/EXP-LongForecasting/Linear/
@@ -940,21 +942,8 @@ def research_table(rows):
 
 
 def write_section(text, markers=MARKERS, path=DOC_PATH):
-    """Replace the text between ``markers``, creating the file or section if needed."""
-    start, end = markers
-    block = f"{start}\n{text}\n{end}"
-    if path.exists():
-        doc = path.read_text()
-        if start in doc and end in doc:
-            head, rest = doc.split(start, 1)
-            _, tail = rest.split(end, 1)
-            doc = head + block + tail
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        doc = "# Benchmarks\n\n" + block + "\n"
-    path.write_text(doc)
+    """Replace the text between ``markers`` (see ``_harness.write_section``)."""
+    _harness.write_section(path, markers, text)
 
 
 DOC_INTRO = """\
