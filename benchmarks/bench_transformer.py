@@ -658,7 +658,29 @@ def measure_cold(repeats, tmp):
     return cold
 
 
-def build_report(args, shapes, results, cold, checks, means_agree, loads, digest):
+def measurement_facts(loads, digest):
+    """Machine, versions, revision and load: taken when the figures are."""
+    facts = _harness.machine_facts(
+        [
+            "numpy",
+            "pandas",
+            "polars",
+            "numba",
+            "llvmlite",
+            "coreforecast",
+            "scikit-learn",
+            "sklearn-multigran",
+        ],
+        repo=REPO,
+        loads=loads,
+    )
+    return facts + (
+        "\n- digest of the measured sources (`_kernels/`, `_transformer.py`, "
+        f"`_granularity.py`, `_config.py`): `{digest}`"
+    )
+
+
+def build_report(args, shapes, results, cold, checks, means_agree, facts):
     med = {key: _harness.summarise(runs) for key, runs in results.items()}
     mem = {
         key: _harness.summarise(runs, "peak_delta")["median"] / 2**20
@@ -708,7 +730,9 @@ def build_report(args, shapes, results, cold, checks, means_agree, loads, digest
                         met,
                         f"{_fmt_x(t / t_ours)}; ours {_fmt_s(t_ours)} s, {tool} "
                         f"{_fmt_s(t)} s; the target needs <= {_fmt_s(t / need)} s; "
-                        f"on CPU time {_fmt_x(cpu_of(c, tool) / cpu_of(case, 'ours'))}",
+                        f"on CPU time {_fmt_x(cpu_of(c, tool) / cpu_of(case, 'ours'))}"
+                        f", on user time "
+                        f"{_fmt_x(user[(c, tool)] / user[(case, 'ours')])}",
                     )
                 )
             if case == "single" and tool in ("ours", "ours_2t"):
@@ -738,7 +762,8 @@ def build_report(args, shapes, results, cold, checks, means_agree, loads, digest
                         met,
                         f"{_fmt_x(t / t_ours)}; ours {_fmt_s(t_ours)} s, coreforecast "
                         f"{_fmt_s(t)} s; on CPU time "
-                        f"{_fmt_x(cpu_of(c, tool) / cpu_of(case, 'ours'))}",
+                        f"{_fmt_x(cpu_of(c, tool) / cpu_of(case, 'ours'))}, on user "
+                        f"time {_fmt_x(user[(c, tool)] / user[(case, 'ours')])}",
                     )
                 )
             rng = med[(c, tool)]
@@ -835,24 +860,6 @@ def build_report(args, shapes, results, cold, checks, means_agree, loads, digest
     command = "python benchmarks/bench_transformer.py" + (
         " " + " ".join(shlex.quote(a) for a in args.argv) if args.argv else ""
     )
-    facts = _harness.machine_facts(
-        [
-            "numpy",
-            "pandas",
-            "polars",
-            "numba",
-            "llvmlite",
-            "coreforecast",
-            "scikit-learn",
-            "sklearn-multigran",
-        ],
-        repo=REPO,
-        loads=loads,
-    )
-    facts += (
-        "\n- digest of the measured sources (`_kernels/`, `_transformer.py`, "
-        f"`_granularity.py`, `_config.py`): `{digest}`"
-    )
     nan_percent = 100 * args.nan_fraction
     output_mib = n_single * 12 * 8 / 2**20
     floor_range = (
@@ -873,8 +880,9 @@ def build_report(args, shapes, results, cold, checks, means_agree, loads, digest
   warms up on its first {WARM_ROWS:,} rows, then times one call; repeats go
   round-robin over the tools. "CPU s" adds up all threads, user plus system time
   (medians of each, so they need not add up); on a shared machine user time is the
-  steadiest figure, and system time (page faults on fresh memory) the most erratic. "peak + MiB" is the rise of the peak resident memory
-  over the resident size before the call (the output alone is {output_mib:,.0f} MiB).
+  steadiest figure, and system time (page faults on fresh memory) the most erratic.
+  "peak + MiB" is the rise of the peak resident memory (`VmHWM`) over the resident
+  size before the call; the output alone is {output_mib:,.0f} MiB.
 - "time / ours" above 1 means ours is faster. The memory floor allocates the (n, 12)
   float64 output and writes it once; "time / floor" compares with it. Nearly all of
   the floor is system time: page faults on fresh memory, which numpy asks to back with
@@ -952,8 +960,7 @@ def main(argv=None):
             saved["cold"],
             saved["checks"],
             saved["means_agree"],
-            saved["loads"],
-            saved["digest"],
+            saved["facts"],
         )
         print(report)
         if not args.no_write:
@@ -984,9 +991,8 @@ def main(argv=None):
             "versions and is not written. Run again.",
             file=sys.stderr,
         )
-    report = build_report(
-        args, shapes, results, cold, checks, means_agree, loads, digest
-    )
+    facts = measurement_facts(loads, digest)
+    report = build_report(args, shapes, results, cold, checks, means_agree, facts)
     if args.save_json is not None:
         saved = {
             "args": {
@@ -999,8 +1005,7 @@ def main(argv=None):
             "cold": cold,
             "checks": checks,
             "means_agree": means_agree,
-            "loads": loads,
-            "digest": digest,
+            "facts": facts,
         }
         args.save_json.write_text(json.dumps(saved))
     print(report)
