@@ -13,6 +13,7 @@ from sklearn_multigran._linear import (
     SHARING_GRID,
     gcv_scores,
     gram_statistics,
+    log_evidence,
     solve_blend,
 )
 from sklearn_multigran._mlp import (
@@ -68,8 +69,8 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
     granularity. The fit minimises the weighted squared error plus
     ``alpha * (|S|^2 + sum_g |V_g|^2 + |B|^2)`` on internally standardised features,
     exactly, in closed form. It costs about one ``Ridge`` fit on the concatenated
-    blocks, and ``"auto"`` values of ``sharing`` and ``alpha`` are chosen by
-    generalised cross-validation at almost no extra cost.
+    blocks, and ``"auto"`` values of ``sharing`` and ``alpha`` are chosen by the
+    marginal likelihood (or generalised cross-validation) at almost no extra cost.
 
     Read more in the :doc:`user guide </regressor>`.
 
@@ -84,15 +85,35 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         MLP parameters below; ``"auto"`` is refused for it.
 
     sharing : float in [0, 1] or "auto", default=0.5
-        Weight ``s`` of the shared coefficients. ``"auto"`` picks it by generalised
-        cross-validation among ``np.linspace(0, 1, 11)``.
+        Weight ``s`` of the shared coefficients. ``"auto"`` picks it by
+        ``criterion`` among ``np.linspace(0, 1, 11)``.
 
     alpha : float > 0 or "auto", default=1.0
         L2 penalty strength, scaled as in :class:`~sklearn.linear_model.Ridge`: the
         objective is ``sum_i w_i (y_i - y_hat_i)^2 + alpha * |coefficients|^2`` on
         standardised features, not divided by the number of samples. ``"auto"``
-        picks it by generalised cross-validation among
-        ``sum(sample_weight) * np.logspace(-6, 2, 17)``.
+        picks it by ``criterion`` among
+        ``sum(sample_weight) * np.logspace(-6, 2, 17)``, jointly with ``sharing``
+        when that is ``"auto"`` too.
+
+    criterion : {"evidence", "gcv"}, default="evidence"
+        How ``"auto"`` values are chosen; ignored when neither ``sharing`` nor
+        ``alpha`` is ``"auto"``. Every candidate pair comes from one
+        eigendecomposition per sharing candidate, without refitting.
+
+        - ``"evidence"``: the highest marginal likelihood (type-II maximum
+          likelihood, as :class:`~sklearn.linear_model.BayesianRidge`) of the
+          equivalent Gaussian model, where the penalty is a prior
+          ``N(0, sigma^2 / alpha)`` on ``S``, ``V_g`` and ``B``, the noise
+          variance ``sigma^2`` is estimated and the intercept has a flat prior.
+          Steady at small ``n``, also with fewer samples than features.
+        - ``"gcv"``: the lowest generalised cross-validation score, the
+          rotation-invariant form of the efficient leave-one-out of
+          :class:`~sklearn.linear_model.RidgeCV`. Makes no Gaussian assumption,
+          but is erratic when the degrees of freedom approach the number of
+          samples, and undefined beyond.
+
+        See :ref:`the user guide <multigranularity_regressor_auto>`.
 
     blocks : "auto", int or list of lists of int, default="auto"
         Which columns form the granularity blocks.
@@ -177,16 +198,21 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         ``B``, on the standardised scale.
 
     sharing_ : float
-        The sharing used: the parameter, or the GCV choice for ``"auto"``. It is 0.0
+        The sharing used: the parameter, or the choice for ``"auto"``. It is 0.0
         when there are fewer than two blocks, where sharing has no effect.
 
     alpha_ : float
-        The penalty strength used: the parameter, or the GCV choice for ``"auto"``.
+        The penalty strength used: the parameter, or the choice for ``"auto"``.
+
+    log_evidence_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
+        Log marginal likelihood (summed over targets) of every candidate pair; the
+        highest wins, the first in grid order on ties. Only set when ``sharing`` or
+        ``alpha`` is ``"auto"`` and ``criterion="evidence"``.
 
     gcv_scores_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
         GCV score (mean over targets) of every candidate pair; the lowest wins, the
         first in grid order on ties. Only set when ``sharing`` or ``alpha`` is
-        ``"auto"``.
+        ``"auto"`` and ``criterion="gcv"``.
 
     sharing_candidates_ : ndarray of shape (n_sharing_candidates,)
         The sharing values scored (the fixed value alone when ``sharing`` is not
@@ -292,6 +318,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
             "array-like",
         ],
         "fit_intercept": ["boolean"],
+        "criterion": [StrOptions({"evidence", "gcv"})],
         **NETWORK_PARAMETER_CONSTRAINTS,
     }
 
@@ -303,6 +330,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         alpha=1.0,
         blocks="auto",
         fit_intercept=True,
+        criterion="evidence",
         hidden_layer_sizes=(32,),
         activation="relu",
         solver="lbfgs",
@@ -321,6 +349,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         self.alpha = alpha
         self.blocks = blocks
         self.fit_intercept = fit_intercept
+        self.criterion = criterion
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -348,7 +377,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
 
         sample_weight : float or array-like of shape (n_samples,), default=None
             Non-negative frequency weights: an integer weight counts as that many
-            repeated rows, also in the GCV scores of ``"auto"``.
+            repeated rows, also in the criterion of ``"auto"``.
 
         Returns
         -------
@@ -410,7 +439,8 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                 alphas = ALPHA_GRID * stats.sum_weights
             else:
                 alphas = np.array([float(alpha)])
-            scores = gcv_scores(
+            score = {"evidence": log_evidence, "gcv": gcv_scores}[self.criterion]
+            scores = score(
                 gram,
                 cross,
                 stats.y_sq,
@@ -420,18 +450,35 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                 alphas,
                 n_blocks,
                 n_per_block,
-            ).mean(axis=2)
+            )
+            if self.criterion == "evidence":
+                # Independent targets with a common prior and their own noise
+                # variance: the joint log likelihood is the sum.
+                scores = scores.sum(axis=2)
+                best = scores
+            else:
+                scores = scores.mean(axis=2)
+                best = -scores
             if not np.isfinite(scores).any():
+                needs = {
+                    "evidence": "more than one observation with an intercept "
+                    "(the intercept takes one)",
+                    "gcv": "more observations than degrees of freedom, but every "
+                    "candidate has at least as many",
+                }[self.criterion]
                 raise ValueError(
-                    "Generalised cross-validation needs more observations than "
-                    "degrees of freedom, but every candidate has at least as many "
+                    f"criterion={self.criterion!r} needs {needs} "
                     f"(n_samples={X.shape[0]}, sum of sample_weight="
                     f"{stats.sum_weights:g}). Pass fixed values of sharing and alpha, "
                     "or more samples; sample_weight counts as repeated rows."
                 )
-            i, j = np.unravel_index(np.argmin(scores), scores.shape)
+            # argmax returns the first best in grid order, as documented.
+            i, j = np.unravel_index(np.argmax(best), best.shape)
             sharing, alpha = sharings[i], alphas[j]
-            self.gcv_scores_ = scores
+            if self.criterion == "evidence":
+                self.log_evidence_ = scores
+            else:
+                self.gcv_scores_ = scores
             self.sharing_candidates_ = sharings
             self.alpha_candidates_ = alphas
         self.sharing_ = float(sharing) if n_blocks else 0.0

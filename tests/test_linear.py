@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from sklearn.linear_model import Ridge
+from scipy.linalg import null_space
+from sklearn.linear_model import BayesianRidge, Ridge
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_multigran import _linear
@@ -9,6 +10,7 @@ from sklearn_multigran._blend import sharing_root
 from sklearn_multigran._linear import (
     gcv_scores,
     gram_statistics,
+    log_evidence,
     solve_blend,
     weighted_means,
 )
@@ -226,3 +228,59 @@ def test_gcv_is_inf_without_enough_observations():
         gram, np.zeros((2, 1)), np.ones(1), 1.0, True, [0.0], [1.0], 0, 0
     )
     assert np.isinf(scores).all()
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    ("sharing", "n"),
+    [(0.0, 40), (0.4, 40), (1.0, 40), (0.4, 9)],  # n=9: fewer rows than features
+)
+def test_log_evidence_peaks_where_bayesian_ridge_converges(
+    fit_intercept, sharing, n, rng
+):
+    # BayesianRidge without hyperpriors maximises the same marginal likelihood over
+    # the noise and coefficient precisions by MacKay's fixed point. On the explicit
+    # augmented design its penalty ratio lambda_ / alpha_ must be where our evidence
+    # peaks, and its log marginal likelihood our value there. A flat prior on the
+    # intercept is ML on the n - 1 contrasts orthogonal to the constant.
+    G, p, q = 3, 3, 1
+    X, Y = _problem(rng, n=n, G=G, p=p, q=q)
+    y = Y[:, 0]
+    stats = gram_statistics(X, Y, None, fit_intercept)
+    A = augmented(
+        StandardScaler(with_mean=fit_intercept).fit_transform(X), sharing, G, p
+    )
+    if fit_intercept:
+        contrasts = null_space(np.ones((1, n))).T
+        A, y = contrasts @ A, contrasts @ y
+    bayes = BayesianRidge(
+        fit_intercept=False,
+        alpha_1=0.0,
+        alpha_2=0.0,
+        lambda_1=0.0,
+        lambda_2=0.0,
+        tol=1e-13,
+        max_iter=100_000,
+        compute_score=True,
+    ).fit(A, y)
+    ratio = bayes.lambda_ / bayes.alpha_
+    evidence = log_evidence(
+        stats.gram,
+        stats.cross,
+        stats.y_sq,
+        stats.sum_weights,
+        fit_intercept,
+        [sharing],
+        ratio * np.array([1.0, 0.97, 1.03]),
+        G,
+        p,
+    )[0, :, 0]
+    assert evidence[0] == pytest.approx(bayes.scores_[-1], rel=1e-9)
+    assert evidence[0] > evidence[1:].max()
+
+
+def test_log_evidence_is_nan_without_a_contrast():
+    evidence = log_evidence(
+        np.zeros((2, 2)), np.zeros((2, 1)), np.ones(1), 1.0, True, [0.0], [1.0], 0, 0
+    )
+    assert np.isnan(evidence).all()

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from scipy.optimize import minimize
+from scipy.linalg import null_space
+from scipy.optimize import minimize, minimize_scalar
+from scipy.stats import multivariate_normal
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
@@ -138,8 +140,11 @@ def test_closed_form_minimises_the_objective(rng):
 def test_gcv_scores_equal_the_hat_matrix_formula(rng):
     G, p, q = 2, 2, 1
     X, y = _problem(rng, n=25, G=G, p=p, q=q)
-    reg = MultiGranularityRegressor(sharing="auto", alpha="auto", blocks=_blocks(G, p))
+    reg = MultiGranularityRegressor(
+        sharing="auto", alpha="auto", blocks=_blocks(G, p), criterion="gcv"
+    )
     reg.fit(X, y)
+    assert not hasattr(reg, "log_evidence_")
     assert reg.gcv_scores_.shape == (11, 17)
     assert_allclose(reg.sharing_candidates_, np.linspace(0, 1, 11), atol=1e-15)
     assert_allclose(reg.alpha_candidates_, 25 * np.logspace(-6, 2, 17))
@@ -159,11 +164,51 @@ def test_gcv_scores_equal_the_hat_matrix_formula(rng):
         assert reg.gcv_scores_[i, j] == pytest.approx(gcv, rel=1e-8)
 
 
+def gaussian_log_evidence(A, y, alpha, fit_intercept):
+    """Brute force: the density of y when theta ~ N(0, sigma^2 / alpha), maximised
+    over sigma^2 numerically. With an intercept, that of the n - 1 contrasts Q^T y
+    orthogonal to the constant (a flat prior on the intercept)."""
+    if fit_intercept:
+        Q = null_space(np.ones((1, len(y))))
+        A, y = Q.T @ A, Q.T @ y
+    shape = np.eye(len(y)) + A @ A.T / alpha
+
+    def negative(log_var):
+        return -multivariate_normal.logpdf(y, cov=np.exp(log_var) * shape)
+
+    log_var = np.log(np.mean(y**2))
+    result = minimize_scalar(negative, bounds=(log_var - 15, log_var + 5))
+    return -result.fun
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_log_evidence_is_the_gaussian_marginal_likelihood(fit_intercept, rng):
+    G, p, q = 2, 2, 1
+    X, y = _problem(rng, n=25, G=G, p=p, q=q)
+    reg = MultiGranularityRegressor(
+        sharing="auto", alpha="auto", blocks=_blocks(G, p), fit_intercept=fit_intercept
+    )
+    reg.fit(X, y)
+    assert not hasattr(reg, "gcv_scores_")
+    assert reg.log_evidence_.shape == (11, 17)
+    best = np.unravel_index(np.argmax(reg.log_evidence_), reg.log_evidence_.shape)
+    assert (reg.sharing_, reg.alpha_) == (
+        reg.sharing_candidates_[best[0]],
+        reg.alpha_candidates_[best[1]],
+    )
+    Z = StandardScaler(with_mean=fit_intercept).fit_transform(X)
+    for i, j in [(0, 0), (3, 8), (10, 16), best]:
+        s, a = reg.sharing_candidates_[i], reg.alpha_candidates_[j]
+        expected = gaussian_log_evidence(augmented(Z, s, G, p), y, a, fit_intercept)
+        assert reg.log_evidence_[i, j] == pytest.approx(expected, rel=1e-7)
+
+
 @pytest.mark.parametrize(
     "params",
     [
         {"sharing": 0.3, "alpha": 2.0},
         {"sharing": "auto", "alpha": "auto"},
+        {"sharing": "auto", "alpha": "auto", "criterion": "gcv"},
         {"sharing": 0.7, "alpha": 1.0, "fit_intercept": False},
     ],
 )
@@ -178,7 +223,8 @@ def test_sample_weights_equal_row_repetition(params, rng):
     assert_allclose(weighted.coef_, repeated.coef_, **TOL)
     assert_allclose(weighted.intercept_, repeated.intercept_, **TOL)
     if "auto" in params.values():
-        assert_allclose(weighted.gcv_scores_, repeated.gcv_scores_, rtol=1e-8)
+        scores = "gcv_scores_" if params.get("criterion") == "gcv" else "log_evidence_"
+        assert_allclose(getattr(weighted, scores), getattr(repeated, scores), rtol=1e-8)
 
 
 def test_multi_output_equals_per_target_fits(rng):
@@ -195,17 +241,18 @@ def test_multi_output_equals_per_target_fits(rng):
         assert_allclose(reg.coef_[t], single.coef_, **TOL)
         assert_allclose(reg.intercept_[t], single.intercept_, **TOL)
         assert_allclose(reg.own_coef_[t], single.own_coef_, **TOL)
-    # "auto" picks one (sharing, alpha) for all targets by the mean GCV score.
-    auto = MultiGranularityRegressor(
-        sharing="auto", alpha="auto", blocks=_blocks(3, 3)
-    ).fit(X, Y)
-    per_target = [
-        MultiGranularityRegressor(sharing="auto", alpha="auto", blocks=_blocks(3, 3))
-        .fit(X, Y[:, t])
-        .gcv_scores_
-        for t in range(3)
-    ]
-    assert_allclose(auto.gcv_scores_, np.mean(per_target, axis=0), rtol=1e-10)
+    # "auto" picks one (sharing, alpha) for all targets: by the joint likelihood of
+    # independent targets (the sum of their log evidence), or the mean GCV score.
+    for criterion, scores, combine in [
+        ("evidence", "log_evidence_", np.sum),
+        ("gcv", "gcv_scores_", np.mean),
+    ]:
+        auto = MultiGranularityRegressor(
+            sharing="auto", alpha="auto", blocks=_blocks(3, 3), criterion=criterion
+        )
+        per_target = [getattr(clone(auto).fit(X, Y[:, t]), scores) for t in range(3)]
+        fitted = getattr(auto.fit(X, Y), scores)
+        assert_allclose(fitted, combine(per_target, axis=0), rtol=1e-10)
 
 
 def test_contributions_sum_to_the_prediction(rng):
@@ -342,6 +389,7 @@ def test_block_errors(params, n_features, match, rng):
         ({"submodel": "tree"}, "'submodel' parameter"),
         ({"blocks": "granularity"}, "'blocks' parameter"),
         ({"blocks": 0}, "'blocks' parameter"),
+        ({"criterion": "loo"}, "'criterion' parameter"),
     ],
 )
 def test_parameter_errors(params, match, rng):
@@ -364,10 +412,11 @@ def test_sample_weight_errors(sample_weight, match, rng):
         MultiGranularityRegressor().fit(X, X[:, 0], sample_weight=sample_weight)
 
 
-def test_auto_with_too_few_samples_says_so(rng):
+@pytest.mark.parametrize("criterion", ["evidence", "gcv"])
+def test_auto_with_too_few_samples_says_so(criterion, rng):
     X = rng.standard_normal((1, 4))
-    with pytest.raises(ValueError, match="n_samples=1"):
-        MultiGranularityRegressor(alpha="auto").fit(X, [1.0])
+    with pytest.raises(ValueError, match=f"criterion='{criterion}'.*n_samples=1"):
+        MultiGranularityRegressor(alpha="auto", criterion=criterion).fit(X, [1.0])
     # fixed values fit a single sample, as Ridge does
     reg = MultiGranularityRegressor().fit(X, [1.0])
     assert_allclose(reg.predict(X), [1.0])
