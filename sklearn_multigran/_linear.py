@@ -341,10 +341,10 @@ def log_evidence(
     an almost unpenalised fit, for 1.5% of the draws and ``alpha < 0.05 n`` for 5%,
     where the evidence never went below ``0.03 n`` (the prior's own value is
     ``0.22 n``). Wahba (1985) compares the two criteria: the evidence is the better
-    when the Gaussian model holds, GCV stays asymptotically optimal for the prediction
-    error without it. The evidence stays
-    defined with fewer rows than features, and its determinant term charges a
-    candidate for the freedom it gives the coefficients.
+    when the Gaussian model holds, GCV stays asymptotically optimal for the
+    prediction error without it. The evidence stays defined with fewer rows than
+    features, and its determinant term charges a candidate for the freedom it gives
+    the coefficients.
 
     Parameters
     ----------
