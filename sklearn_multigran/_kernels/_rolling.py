@@ -79,31 +79,53 @@ def max_window_rows(times, group_starts, is_time, sizes, n_lags, closed_both_ext
     largest such count.
     """
     bound = 1
+    # a longer window holds every shorter one that ends where it ends, so only
+    # the longest time window needs the sweep
+    longest = -1
     for g in range(sizes.shape[0]):
-        size = sizes[g]
         if not is_time[g]:
-            bound = max(bound, size + closed_both_extra)
-            continue
-        for k in range(group_starts.shape[0] - 1):
-            g0 = group_starts[k]
-            g1 = group_starts[k + 1]
-            e = g0
-            for j in range(g0, g1):
-                if e < j:
-                    e = j
-                while e < g1 and times[e] - times[j] <= size:
-                    e += 1
-                bound = max(bound, e - j)
+            bound = max(bound, sizes[g] + closed_both_extra)
+        elif longest < 0 or sizes[g] > sizes[longest]:
+            longest = g
+    if longest < 0:
+        return bound
+    size = sizes[longest]
+    for k in range(group_starts.shape[0] - 1):
+        g0 = group_starts[k]
+        g1 = group_starts[k + 1]
+        e = g0
+        for j in range(g0, g1):
+            if e < j:
+                e = j
+            while e < g1 and times[e] - times[j] <= size:
+                e += 1
+            bound = max(bound, e - j)
     return bound
 
 
 # slots of a sweep's state between blocks of rows (see ``window_sweep``)
-_I_GROUP, _I_G0, _I_G1, _I_S, _I_E, _I_COUNT, _I_FIRST, _I_LAST = range(8)
-_I_BOUNDARY, _I_SAME_RUN = 8, 9
-_N_ISTATE = 10
-_F_TOTAL, _F_COMPENSATION, _F_MEAN, _F_M2, _F_SHIFT, _F_NEWER_MIN = range(6)
-_F_NEWER_MAX = 6
+_I_GROUP, _I_G0, _I_G1, _I_S, _I_E, _I_FIRST, _I_LAST, _I_BOUNDARY = range(8)
+_I_NEWER_COUNT = 8
+_N_ISTATE = 9
+_F_SHIFT, _F_NEWER_MEAN, _F_NEWER_M2, _F_NEWER_MIN, _F_NEWER_MAX = range(5)
+_F_NEWER_SUM, _F_NEWER_COMPENSATION = 5, 6
 _N_FSTATE = 7
+# fields of a row's suffix summary in a sweep's ring (see ``window_sweep``)
+_R_COUNT, _R_MEAN, _R_M2, _R_MIN, _R_MAX, _R_SUM = range(6)
+_N_RINGS = 6
+
+
+@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+def _welford_add(count, mean, m2, v, reciprocals):
+    """Add ``v`` to the ``count`` values of mean ``mean`` and squared deviations ``m2``.
+
+    ``count`` is the count after the addition; ``reciprocals[k]`` is ``1 / k``: a
+    load in place of a division, off the chain of dependent updates of the mean.
+    """
+    delta = v - mean
+    mean += delta * reciprocals[count]
+    m2 += delta * (v - mean)
+    return mean, m2
 
 
 @njit(cache=NUMBA_CACHE, nogil=True)
@@ -128,38 +150,54 @@ def window_sweep(
     row_hi,
     istate,
     fstate,
-    min_suffix,
-    max_suffix,
+    ring,
+    reciprocals,
 ):
     """Every statistic of one window (granularity, lag) over one column, one sweep.
 
     Writes statistic ``k`` of sorted row ``i`` to ``out[out_rows[i], first_col + k *
-    col_step]``, for the sorted rows ``[row_lo, row_hi)``. ``out_rows[i] == -1``
-    marks a context row (history from ``fit``) that feeds windows but is not
-    emitted.
+    col_step]``, for the sorted rows ``[row_lo, row_hi)``; an empty ``out_rows``
+    maps row ``i`` to output row ``i``. ``out_rows[i] == -1`` marks a context row
+    (history from ``fit``) that feeds windows but is not emitted.
+
+    The window ``[s, e)`` is split at ``boundary``: the older rows ``[s,
+    boundary)`` are summarised by suffix summaries in ``ring`` (one per row,
+    computed right to left when the window last became all older part), the
+    newer rows ``[boundary, e)`` by running ones. A row entering updates the newer
+    summary; a row leaving costs nothing; a query merges two summaries. Nothing
+    is ever subtracted, so no rounding from past removals can build up.
 
     The sweep resumes from ``istate``/``fstate`` and leaves its state there, so a
     driver can run all sweeps block by block over the same rows; ``istate[_I_G1] ==
     -1`` starts afresh, reading rows before ``row_lo`` as window context. Inside,
     the state lives in scalars, which the compiler keeps in registers: fusing all
     windows into one loop over rows with the state in arrays indexed by window
-    measured 5x slower. ``min_suffix``/``max_suffix`` have a power-of-two length of
-    at least the largest window's row count.
+    measured 5x slower. ``ring`` has a power-of-two length of at least the
+    largest window's row count, and ``reciprocals`` (``1 / k`` at ``k``) one more
+    entry than it.
     """
     need_sum = False
-    need_var = False
+    need_moments = False
     need_min = False
     need_max = False
     need_first = False
     for code in stat_codes:
-        need_sum |= code == 0 or code == 5
-        need_var |= code == 1 or code == 2
+        need_sum |= code == 5
+        need_moments |= code == 0 or code == 1 or code == 2
         need_min |= code == 3
         need_max |= code == 4
         need_first |= code == 7
-    n_stats = stat_codes.shape[0]
+    # the output column of each statistic, -1 when not requested; every statistic
+    # but count and sum is ``fill_value`` for a window with too few values
+    cols = np.full(9, -1, np.int64)
+    for k in range(stat_codes.shape[0]):
+        cols[stat_codes[k]] = first_col + k * col_step
+    col_mean, col_std, col_var = cols[0], cols[1], cols[2]
+    col_min, col_max, col_sum, col_count = cols[3], cols[4], cols[5], cols[6]
+    col_first, col_last = cols[7], cols[8]
+    identity_rows = out_rows.shape[0] == 0
     # a power-of-two ring lets a bit mask replace a modulo
-    mask = max(min_suffix.shape[0], max_suffix.shape[0]) - 1
+    mask = ring.shape[0] - 1
 
     group = istate[_I_GROUP]
     g0 = istate[_I_G0]
@@ -168,221 +206,203 @@ def window_sweep(
         group = np.searchsorted(group_starts, row_lo, side="right") - 1
     cur_s = istate[_I_S]
     cur_e = istate[_I_E]
-    count = istate[_I_COUNT]
     first = istate[_I_FIRST]
     last = istate[_I_LAST]
-    # rows [s, boundary) of the window are summarised by the suffix arrays, rows
-    # [boundary, e) by the running extremes of the newer part
     boundary = istate[_I_BOUNDARY]
-    same_run = istate[_I_SAME_RUN]
-    total = fstate[_F_TOTAL]
-    compensation = fstate[_F_COMPENSATION]
-    mean = fstate[_F_MEAN]
-    m2 = fstate[_F_M2]
+    newer_count = istate[_I_NEWER_COUNT]
+    # values enter the summaries minus ``shift``, the newest value at the last
+    # rebuild, which stays inside the window until the next one
     shift = fstate[_F_SHIFT]
+    newer_mean = fstate[_F_NEWER_MEAN]
+    newer_m2 = fstate[_F_NEWER_M2]
     newer_min = fstate[_F_NEWER_MIN]
     newer_max = fstate[_F_NEWER_MAX]
+    newer_sum = fstate[_F_NEWER_SUM]
+    newer_compensation = fstate[_F_NEWER_COMPENSATION]
+    # Row j is in row i's window when lo < key(j) <= hi, with key(j) the time of j
+    # for a time window and j itself for a row window (whose size counts rows):
+    # one pair of comparisons then serves every ``closed``.
+    hi_offset = lag * size + (0 if right_closed else 1)
+    lo_offset = (lag + 1) * size + (1 if left_closed else 0)
     for i in range(row_lo, row_hi):
+        key_i = times[i] if is_time else i
+        hi = key_i - hi_offset
+        lo = key_i - lo_offset
         if i >= g1:
             # entering a group, or the chunk: restart the window and its pointers
             while i >= group_starts[group + 1]:
                 group += 1
             g0 = group_starts[group]
             g1 = group_starts[group + 1]
-            start = g0
             if is_time:
                 # binary search, so a chunk deep in a long group does not rescan it
-                lo = times[i] - (lag + 1) * size
-                start = g0 + np.searchsorted(times[g0:g1], lo, side="left")
+                start = g0 + np.searchsorted(times[g0:g1], lo, side="right")
+            else:
+                start = min(max(lo + 1, g0), g1)
             cur_s = start
             cur_e = start
-            count = 0
+            boundary = start
+            newer_count = 0
+            # nothing of another series may reach this one's results, not even
+            # through the rounding of its shift
             shift = 0.0
-            for j in range(start, g1):
-                if not np.isnan(x[j]):
-                    shift = x[j]
-                    break
 
-        # window bounds [s, e) of row i; both only move forward inside a group
-        if is_time:
-            hi = times[i] - lag * size
-            lo = hi - size
-            s = cur_s
-            if left_closed:
-                while s < g1 and times[s] < lo:
-                    s += 1
-            else:
-                while s < g1 and times[s] <= lo:
-                    s += 1
-            e = max(cur_e, s)
-            if right_closed:
-                while e < g1 and times[e] <= hi:
-                    e += 1
-            else:
-                while e < g1 and times[e] < hi:
-                    e += 1
-        else:
-            end = i - lag * size
-            s = max(end - size + (0 if left_closed else 1), g0)
-            e = max(end + (1 if right_closed else 0), s)
-
-        if s >= cur_e or count == 0:
-            # disjoint from (or nothing kept of) the previous window: start afresh
-            # rather than removing and re-adding, which only accumulates rounding
-            cur_s = s
-            cur_e = max(cur_e, s)
-            count = 0
-            total = 0.0
-            compensation = 0.0
-            mean = 0.0
-            m2 = 0.0
-            boundary = s
-            newer_min = np.inf
-            newer_max = -np.inf
-            same_run = 0
-            first = s
-        # remove the rows that left, then add those that entered, so the deques
-        # never hold more than one window's rows
-        for j in range(cur_s, s):
-            v = x[j]
+        # both ends only move forward inside a group; rows leaving cost nothing
+        s = cur_s
+        while s < g1 and (times[s] if is_time else s) <= lo:
+            s += 1
+        e = max(cur_e, s)
+        while e < g1 and (times[e] if is_time else e) <= hi:
+            v = x[e]
+            e += 1
             if np.isnan(v):
                 continue
-            count -= 1
-            if count == 0:
-                total = 0.0
-                compensation = 0.0
-                mean = 0.0
-                m2 = 0.0
-                continue
-            v -= shift
-            if need_sum:
-                total, compensation = _two_sum(total, compensation, -v)
-            if need_var:
-                delta = v - mean
-                mean -= delta * (1.0 / count)
-                m2 -= delta * (v - mean)
-        for j in range(cur_e, e):
-            v = x[j]
-            if np.isnan(v):
-                continue
+            last = e - 1
+            newer_count += 1
             newer_min = min(newer_min, v)
             newer_max = max(newer_max, v)
-            # the run of equal values ending at the newest one: once it covers the
-            # whole window the window is constant, and its variance is exactly 0
-            # whatever rounding the removals left in m2 (pandas does the same)
-            if count > 0 and v == x[last]:
-                same_run += 1
-            else:
-                same_run = 1
-            last = j
-            count += 1
             v -= shift
+            if need_moments:
+                newer_mean, newer_m2 = _welford_add(
+                    newer_count, newer_mean, newer_m2, v, reciprocals
+                )
             if need_sum:
-                total, compensation = _two_sum(total, compensation, v)
-            if need_var:
-                # the reciprocal depends on the count only, so the division runs
-                # beside the chain of dependent updates of the mean, not inside it
-                delta = v - mean
-                mean += delta * (1.0 / count)
-                m2 += delta * (v - mean)
-        if s >= boundary and (need_min or need_max or need_sum or need_var):
-            # The older part has left: rebuild the window's summary from its rows,
-            # right to left. Min and max need it (the whole window becomes the
-            # older part); the sums and moments are recomputed fresh, around the
-            # newest value, so the rounding of past removals never outlives one
-            # window (on a 2M-step random walk this kept std at 1e-10 relative
-            # where running updates alone drifted to 1e-8). Each row is read once
-            # more per window length: amortised O(1) per row.
-            new_shift = x[last] if count > 0 else shift
-            running_min = np.inf
-            running_max = -np.inf
+                newer_sum, newer_compensation = _two_sum(
+                    newer_sum, newer_compensation, v
+                )
+        if s >= boundary:
+            # The older part has left: the whole window becomes the older part.
+            # Summarise every suffix of it, right to left, around its newest value.
+            # Each row is read once more per window length: amortised O(1).
+            if e > s and not np.isnan(x[last]) and last >= s:
+                shift = x[last]
             n_valid = 0
-            total = 0.0
-            compensation = 0.0
             mean = 0.0
             m2 = 0.0
+            suffix_min = np.inf
+            suffix_max = -np.inf
+            total = 0.0
+            compensation = 0.0
             for j in range(e - 1, s - 1, -1):
                 v = x[j]
                 if not np.isnan(v):
-                    running_min = min(running_min, v)
-                    running_max = max(running_max, v)
                     n_valid += 1
-                    v -= new_shift
-                    total, compensation = _two_sum(total, compensation, v)
-                    delta = v - mean
-                    mean += delta * (1.0 / n_valid)
-                    m2 += delta * (v - mean)
-                if need_min:
-                    min_suffix[j & mask] = running_min
-                if need_max:
-                    max_suffix[j & mask] = running_max
-            shift = new_shift
+                    suffix_min = min(suffix_min, v)
+                    suffix_max = max(suffix_max, v)
+                    v -= shift
+                    if need_moments:
+                        mean, m2 = _welford_add(n_valid, mean, m2, v, reciprocals)
+                    if need_sum:
+                        total, compensation = _two_sum(total, compensation, v)
+                r = j & mask
+                ring[r, _R_COUNT] = n_valid
+                ring[r, _R_MEAN] = mean
+                ring[r, _R_M2] = m2
+                ring[r, _R_MIN] = suffix_min
+                ring[r, _R_MAX] = suffix_max
+                ring[r, _R_SUM] = total + compensation
             boundary = e
+            newer_count = 0
+            newer_mean = 0.0
+            newer_m2 = 0.0
             newer_min = np.inf
             newer_max = -np.inf
+            newer_sum = 0.0
+            newer_compensation = 0.0
         cur_s = s
         cur_e = e
 
-        dest = out_rows[i]
+        dest = i if identity_rows else out_rows[i]
         if dest < 0:
             continue
-        if need_first and count > 0:
+        r = s & mask
+        older_count = int(ring[r, _R_COUNT]) if s < boundary else 0
+        count = older_count + newer_count
+        if col_count >= 0:
+            out[dest, col_count] = count
+        if col_sum >= 0:
+            if count < min_periods:
+                out[dest, col_sum] = fill_value
+            elif count == 0:
+                out[dest, col_sum] = 0.0
+            else:
+                older_sum = ring[r, _R_SUM] if older_count > 0 else 0.0
+                out[dest, col_sum] = (older_sum + (newer_sum + newer_compensation)) + (
+                    count * shift
+                )
+        if count < min_periods or count == 0:
+            for col in (
+                col_mean,
+                col_std,
+                col_var,
+                col_min,
+                col_max,
+                col_first,
+                col_last,
+            ):
+                if col >= 0:
+                    out[dest, col] = fill_value
+            continue
+        if need_moments:
+            # merge the two summaries (Chan et al.): every term is non-negative,
+            # and two parts holding one value give exactly that mean and m2 = 0
+            if older_count == 0:
+                mean = newer_mean
+                m2 = newer_m2
+            elif newer_count == 0:
+                mean = ring[r, _R_MEAN]
+                m2 = ring[r, _R_M2]
+            else:
+                older_mean = ring[r, _R_MEAN]
+                delta = newer_mean - older_mean
+                weight = newer_count * reciprocals[count]
+                mean = older_mean + delta * weight
+                m2 = ring[r, _R_M2] + newer_m2 + delta * delta * older_count * weight
+            if col_mean >= 0:
+                # m2 == 0: equal values only (Welford keeps m2 exactly 0 on them),
+                # whose mean is exactly that value whatever the shift's rounding
+                out[dest, col_mean] = x[last] if m2 == 0.0 else shift + mean
+            if col_var >= 0 or col_std >= 0:
+                if count <= ddof:
+                    var = fill_value
+                    std = fill_value
+                else:
+                    var = m2 * reciprocals[count - ddof]
+                    std = np.sqrt(var)
+                if col_var >= 0:
+                    out[dest, col_var] = var
+                if col_std >= 0:
+                    out[dest, col_std] = std
+        if col_min >= 0:
+            older_min = ring[r, _R_MIN] if older_count > 0 else np.inf
+            out[dest, col_min] = min(older_min, newer_min)
+        if col_max >= 0:
+            older_max = ring[r, _R_MAX] if older_count > 0 else -np.inf
+            out[dest, col_max] = max(older_max, newer_max)
+        if col_first >= 0:
             first = max(first, s)
             while np.isnan(x[first]):
                 first += 1
-        enough = count >= min_periods and count > 0
-        for k in range(n_stats):
-            code = stat_codes[k]
-            if code == 6:
-                result = float(count)
-            elif code == 5:
-                if count >= min_periods:
-                    result = total + compensation + count * shift if count > 0 else 0.0
-                else:
-                    result = fill_value
-            elif not enough:
-                result = fill_value
-            elif code == 0:
-                if same_run >= count:
-                    result = x[last]
-                else:
-                    result = shift + (total + compensation) / count
-            elif code == 1 or code == 2:
-                if count <= ddof:
-                    result = fill_value
-                elif same_run >= count:
-                    result = 0.0
-                else:
-                    result = max(m2, 0.0) / (count - ddof)
-                    if code == 1:
-                        result = np.sqrt(result)
-            elif code == 3:
-                result = min(min_suffix[s & mask], newer_min)
-            elif code == 4:
-                result = max(max_suffix[s & mask], newer_max)
-            elif code == 7:
-                result = x[first]
-            else:
-                result = x[last]
-            out[dest, first_col + k * col_step] = result
+            out[dest, col_first] = x[first]
+        if col_last >= 0:
+            out[dest, col_last] = x[last]
 
     istate[_I_GROUP] = group
     istate[_I_G0] = g0
     istate[_I_G1] = g1
     istate[_I_S] = cur_s
     istate[_I_E] = cur_e
-    istate[_I_COUNT] = count
     istate[_I_FIRST] = first
     istate[_I_LAST] = last
     istate[_I_BOUNDARY] = boundary
-    istate[_I_SAME_RUN] = same_run
-    fstate[_F_TOTAL] = total
-    fstate[_F_COMPENSATION] = compensation
-    fstate[_F_MEAN] = mean
-    fstate[_F_M2] = m2
+    istate[_I_NEWER_COUNT] = newer_count
     fstate[_F_SHIFT] = shift
+    fstate[_F_NEWER_MEAN] = newer_mean
+    fstate[_F_NEWER_M2] = newer_m2
     fstate[_F_NEWER_MIN] = newer_min
     fstate[_F_NEWER_MAX] = newer_max
+    fstate[_F_NEWER_SUM] = newer_sum
+    fstate[_F_NEWER_COMPENSATION] = newer_compensation
 
 
 # Rows per block: every sweep passes over one block before the next, so the block's
@@ -420,16 +440,14 @@ def window_sweeps(
     n_granularities = sizes.shape[0]
     n_stats = stat_codes.shape[0]
     n_tasks = n_granularities * n_lags * n_columns
-    need_extremes = False
-    for code in stat_codes:
-        need_extremes |= code == 3 or code == 4
     cap = 1
-    while need_extremes and cap < capacity:
+    while cap < capacity:
         cap *= 2
     istate = np.zeros((n_tasks, _N_ISTATE), np.int64)
     istate[:, _I_G1] = -1
     fstate = np.zeros((n_tasks, _N_FSTATE))
-    suffixes = np.empty((n_tasks, 2, cap))
+    rings = np.empty((n_tasks, cap, _N_RINGS))
+    reciprocals = 1.0 / np.arange(cap + 1.0)
     for block_lo in range(row_lo, row_hi, _BLOCK_ROWS):
         block_hi = min(block_lo + _BLOCK_ROWS, row_hi)
         for task in range(n_tasks):
@@ -457,8 +475,8 @@ def window_sweeps(
                 block_hi,
                 istate[task],
                 fstate[task],
-                suffixes[task, 0],
-                suffixes[task, 1],
+                rings[task],
+                reciprocals,
             )
 
 
