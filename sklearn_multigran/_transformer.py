@@ -204,8 +204,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             Float64 features, granularity-major; see ``get_feature_names_out``.
         """
         values, times, order, group_starts = self._fit(X)
-        out_rows = np.arange(len(times), dtype=np.int64)
-        return self._window_statistics(values, times, order, group_starts, out_rows)
+        return self._window_statistics(values, times, order, group_starts, None)
 
     def _fit(self, X):
         """Validate parameters and ``X``, keep the history; return sorted-row info."""
@@ -251,20 +250,21 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 [np.full(int(context.sum()), -1, np.int64), np.arange(n_rows)]
             )
         else:
-            out_rows = np.arange(n_rows, dtype=np.int64)
+            out_rows = None
         order, group_starts = _sort_rows(times, codes, len(keys))
         return self._window_statistics(values, times, order, group_starts, out_rows)
 
     def _window_statistics(self, values, times, order, group_starts, out_rows):
         """Run the kernels on rows put in (group, time, position) order by ``order``.
 
-        ``out_rows`` gives each input row's output row (-1 for history rows).
+        ``out_rows`` gives each input row's output row (-1 for history rows);
+        ``None`` means row ``i`` to output row ``i``.
         """
-        n_out = int((out_rows >= 0).sum())
+        n_out = len(times) if out_rows is None else int((out_rows >= 0).sum())
         if order is not None:
             values = values[order]
             times = times[order]
-            out_rows = out_rows[order]
+            out_rows = order if out_rows is None else out_rows[order]
         return window_statistics(
             values,
             times,
@@ -456,11 +456,9 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     def _store_history(self, values, times, codes, keys, has_time, order, group_starts):
         """Keep, per series, the rows the longest window can reach from its end."""
-        keep = np.zeros(len(times), dtype=bool)
+        keep = np.zeros(0, dtype=np.int64)
         if has_time and len(times):
-            if order is None:
-                order = np.arange(len(times))
-            sorted_times = times[order]
+            sorted_times = times if order is None else times[order]
             row_reach = max(
                 (g.size for g in self.granularities_ if g.kind == "rows"), default=0
             )
@@ -471,13 +469,16 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             # for closed="both"
             row_reach = self.n_lags * row_reach + 1
             time_reach = self.n_lags * time_reach
+            tails = []
             for lo, hi in zip(group_starts[:-1], group_starts[1:], strict=True):
                 first = max(lo, hi - row_reach)
                 cutoff = sorted_times[hi - 1] - time_reach
                 first = min(
                     first, lo + np.searchsorted(sorted_times[lo:hi], cutoff, "left")
                 )
-                keep[order[first:hi]] = True
+                tails.append(np.arange(first, hi) if order is None else order[first:hi])
+            # in input order, as a mask would give them
+            keep = np.sort(np.concatenate(tails))
         self.history_values_ = values[keep]
         self.history_times_ = times[keep]
         self.history_groups_ = keys[codes[keep]]

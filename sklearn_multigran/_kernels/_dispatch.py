@@ -57,9 +57,9 @@ def window_statistics(
         Fewer than ``min_periods`` non-NaN values (or no more than ``ddof`` for std
         and var) yield ``fill_value``; ``count`` never does.
     fill_value : float
-    out_rows : ndarray of shape (n_rows,), int64
+    out_rows : ndarray of shape (n_rows,), int64, or None
         Output row of each sorted row; -1 marks a context row, read by windows but
-        not emitted.
+        not emitted. ``None`` sends sorted row ``i`` to output row ``i``.
     n_out : int
         Number of output rows; ``out_rows`` maps onto ``range(n_out)``.
     n_threads : int, default=None
@@ -76,7 +76,12 @@ def window_statistics(
     n_rows, n_columns = values.shape
     times = np.require(times, dtype=np.int64, requirements=["C", "W"])
     group_starts = np.require(group_starts, dtype=np.int64, requirements=["C", "W"])
-    out_rows = np.require(out_rows, dtype=np.int64, requirements=["C", "W"])
+    # an empty array tells the kernels that sorted row i is output row i
+    out_rows = np.require(
+        np.empty(0) if out_rows is None else out_rows,
+        dtype=np.int64,
+        requirements=["C", "W"],
+    )
     is_time = np.array([kind == "time" for kind, _ in windows], dtype=np.bool_)
     sizes = np.array([int(size) for _, size in windows], dtype=np.int64)
     stat_codes = np.array([STAT_CODES[stat] for stat in stats], dtype=np.int64)
