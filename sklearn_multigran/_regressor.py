@@ -205,14 +205,17 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         The penalty strength used: the parameter, or the choice for ``"auto"``.
 
     log_evidence_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
-        Log marginal likelihood (summed over targets) of every candidate pair; the
-        highest wins, the first in grid order on ties. Only set when ``sharing`` or
-        ``alpha`` is ``"auto"`` and ``criterion="evidence"``.
+        Log marginal likelihood (summed over targets) of every candidate pair; with
+        ``criterion="evidence"`` the highest wins, the first in grid order on ties.
+        ``nan`` where it does not exist. Only set when ``sharing`` or ``alpha`` is
+        ``"auto"``.
 
     gcv_scores_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
-        GCV score (mean over targets) of every candidate pair; the lowest wins, the
-        first in grid order on ties. Only set when ``sharing`` or ``alpha`` is
-        ``"auto"`` and ``criterion="gcv"``.
+        GCV score (mean over targets) of every candidate pair; with
+        ``criterion="gcv"`` the lowest wins, the first in grid order on ties.
+        ``inf`` where the pair has at least as many degrees of freedom as samples.
+        Both score tables are computed whatever the criterion, so the two choices
+        can be compared. Only set when ``sharing`` or ``alpha`` is ``"auto"``.
 
     sharing_candidates_ : ndarray of shape (n_sharing_candidates,)
         The sharing values scored (the fixed value alone when ``sharing`` is not
@@ -439,8 +442,11 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                 alphas = ALPHA_GRID * stats.sum_weights
             else:
                 alphas = np.array([float(alpha)])
-            score = {"evidence": log_evidence, "gcv": gcv_scores}[self.criterion]
-            scores = score(
+            # Both criteria from the same Gram matrix: the chosen one decides,
+            # the other is kept for comparison. Independent targets with a common
+            # prior and their own noise variance: the joint log likelihood is the
+            # sum over targets; GCV is averaged over them.
+            args = (
                 gram,
                 cross,
                 stats.y_sq,
@@ -451,14 +457,12 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                 n_blocks,
                 n_per_block,
             )
-            if self.criterion == "evidence":
-                # Independent targets with a common prior and their own noise
-                # variance: the joint log likelihood is the sum.
-                scores = scores.sum(axis=2)
-                best = scores
-            else:
-                scores = scores.mean(axis=2)
-                best = -scores
+            all_scores = {
+                "evidence": log_evidence(*args).sum(axis=2),
+                "gcv": gcv_scores(*args).mean(axis=2),
+            }
+            scores = all_scores[self.criterion]
+            best = scores if self.criterion == "evidence" else -scores
             if not np.isfinite(scores).any():
                 needs = {
                     "evidence": "more than one observation with an intercept "
@@ -475,10 +479,8 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
             # argmax returns the first best in grid order, as documented.
             i, j = np.unravel_index(np.argmax(best), best.shape)
             sharing, alpha = sharings[i], alphas[j]
-            if self.criterion == "evidence":
-                self.log_evidence_ = scores
-            else:
-                self.gcv_scores_ = scores
+            self.log_evidence_ = all_scores["evidence"]
+            self.gcv_scores_ = all_scores["gcv"]
             self.sharing_candidates_ = sharings
             self.alpha_candidates_ = alphas
         self.sharing_ = float(sharing) if n_blocks else 0.0
