@@ -379,8 +379,8 @@ class ForecastResult:
     folds : list of tuple of ndarray
         ``(train_rows, test_rows)`` per fold, positions in ``series.frame``.
     sharing, alpha : float
-        The chosen sharing, and the alpha GCV picked for it on the last training
-        fold.
+        The chosen sharing, and the alpha that ``alpha="auto"`` picked for it on
+        the last training fold.
     contributions : pandas.DataFrame
         Per granularity (then "other columns" if any): the mean absolute
         contribution to the forecasts of the held-out fold, measured from the
