@@ -8,35 +8,36 @@ Layout of the work
 ------------------
 Rows are sorted by (group, time, input position). Each (granularity, lag) pair is a
 *window*: for row ``i`` it covers the sorted rows ``[s, e)`` of ``i``'s group. Both ends
-move forward monotonically inside a group, so every window keeps running accumulators
-and visits each row once when it enters and once when it leaves: O(n) per window
-whatever its length, and no window is ever materialised.
+move forward monotonically inside a group, and no window is ever materialised.
+
+Every window splits its rows in two, the "two stacks" of a sliding-window
+aggregation: an older part ``[s, boundary)`` summarised by *suffix summaries* (for
+each row, the count, mean, squared deviations, sum, min and max of the rows from it
+to the boundary), and a newer part ``[boundary, e)`` summarised by running ones. A
+row entering updates the newer summary; a row leaving costs nothing (``s`` moves
+on, and the suffix summary at the new ``s`` already excludes it); a query merges
+the suffix summary at ``s`` with the newer one. When ``s`` passes the boundary,
+the whole window becomes the older part: its suffix summaries are rebuilt right to
+left, each row once per window length, so the work stays O(n) per window whatever
+its length. Rows leaving never subtract anything, so there is nothing for
+rounding to build up in, and no data-dependent loop (a monotonic deque for min and
+max mispredicted a branch on most pushes and measured 3x slower on a random walk).
 
 Numerical choices
 -----------------
-* Values enter the accumulators shifted by a constant ``K`` (the first finite value of
-  the chunk's group, per column). For data like ``1e9 + noise`` the shifted values are
-  small, so neither the sum nor the running mean loses the noise to cancellation.
-  ``x - K`` is exact whenever ``K/2 <= x <= 2K`` (Sterbenz), the usual case here.
-* Sums are compensated with Knuth's branch-free TwoSum; adding and removing a value
-  are the same operation with opposite signs.
-* Variance uses Welford's update extended to removal (as pandas' ``roll_var``): the
-  running sum of squared deviations ``m2`` never forms a difference of two large sums
-  of squares. Rounding can still leave ``m2`` slightly below zero after removals, so it
-  is clamped at zero when read; a window that empties resets its state exactly.
-* Running updates still accumulate rounding over millions of rows, so each window
-  rebuilds its sums and moments from its own rows, around its newest value, every
-  time its rows have all been replaced (amortised O(1) per row). The error then
-  never carries over more than one window: std stays at 1e-15 relative on a 2M-step
-  random walk at 1e6, where pandas' ``rolling().std()`` is off by 1e-7.
-* Min and max split the window in two: an older part summarised by suffix extremes
-  (rebuilt right to left each time the older part has left the window) and a newer
-  part summarised by running extremes. A query is one ``min`` of two numbers and an
-  update needs no data-dependent loop, where a monotonic deque mispredicts a branch
-  on most pushes: on a random walk this measured 3x faster than a deque.
-* A constant window (one value, or equal values only: tracked by the run of equal
-  values ending at the newest one) reports that value as its mean and exactly 0 as
-  its variance, instead of whatever rounding left in the accumulators.
+* Values enter the summaries shifted by ``K``, the newest value at the last rebuild,
+  which stays inside the window until the next one. For data like ``1e9 + noise``
+  the shifted values are small, so no summary loses the noise to cancellation;
+  ``x - K`` is exact whenever ``K/2 <= x <= 2K`` (Sterbenz).
+* Means and squared deviations follow Welford's update (adding only), merged with
+  Chan, Golub and LeVeque's formula ``m2 = m2_a + m2_b + delta^2 n_a n_b / n``: a
+  sum of non-negative terms, so a variance is never negative, and equal values
+  give exactly ``m2 = 0`` (and their own value as the mean). Std stays at 1e-15
+  relative on a 2M-step random walk at 1e6, where pandas' ``rolling().std()`` is
+  off by 1e-7.
+* Sums are compensated with Knuth's branch-free TwoSum.
+* ``1 / k`` comes from a table rather than a division: a load in place of a
+  long-latency instruction in the chain of dependent updates.
 """
 
 import numpy as np
