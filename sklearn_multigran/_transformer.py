@@ -415,7 +415,12 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 f"Columns {not_numeric} of X are not numeric; drop or encode them, "
                 "or name them as time_column / group_column."
             )
-        values = X[value_columns].to_numpy(dtype=np.float64, na_value=np.nan)
+        frame = X[value_columns]
+        if all(dtype == np.float64 for dtype in frame.dtypes):
+            # NaN is already numpy's missing float: a view of the data, no copy
+            values = frame.to_numpy()
+        else:
+            values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
         values = check_array(
             values,
             ensure_all_finite="allow-nan",

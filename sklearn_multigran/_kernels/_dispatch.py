@@ -18,6 +18,19 @@ from sklearn_multigran._kernels._rolling import (
 _MIN_ROWS_PER_THREAD = 200_000
 
 
+def _read_only(array, dtype):
+    """A C-contiguous, read-only view of ``array`` (copied only to get there).
+
+    The kernels only read their inputs. numba types read-only arrays (pandas'
+    copy-on-write views) apart from writable ones and would compile every kernel
+    twice if it saw both, so every input is handed over read-only: one compiled
+    version, and no copy of a view that is already contiguous.
+    """
+    view = np.ascontiguousarray(array, dtype=dtype).view()
+    view.flags.writeable = False
+    return view
+
+
 def window_statistics(
     values,
     times,
@@ -70,18 +83,14 @@ def window_statistics(
     out : ndarray of shape (n_out, len(windows) * n_columns * len(stats) * n_lags)
         Granularity-major, then column, statistic and lag.
     """
-    values = np.ascontiguousarray(values, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(f"values must be 2-D, got shape {values.shape}.")
     n_rows, n_columns = values.shape
-    times = np.require(times, dtype=np.int64, requirements=["C", "W"])
-    group_starts = np.require(group_starts, dtype=np.int64, requirements=["C", "W"])
+    times = _read_only(times, np.int64)
+    group_starts = _read_only(group_starts, np.int64)
     # an empty array tells the kernels that sorted row i is output row i
-    out_rows = np.require(
-        np.empty(0) if out_rows is None else out_rows,
-        dtype=np.int64,
-        requirements=["C", "W"],
-    )
+    out_rows = _read_only(np.empty(0) if out_rows is None else out_rows, np.int64)
     is_time = np.array([kind == "time" for kind, _ in windows], dtype=np.bool_)
     sizes = np.array([int(size) for _, size in windows], dtype=np.int64)
     stat_codes = np.array([STAT_CODES[stat] for stat in stats], dtype=np.int64)
@@ -106,11 +115,9 @@ def window_statistics(
     capacity = max_window_rows(
         times, group_starts, is_time, sizes, n_lags, 1 if closed == "both" else 0
     )
-    # one contiguous array per column: every sweep streams a single column. Writable
-    # too: numba types read-only arrays (pandas' copy-on-write views) apart and
-    # would compile every kernel a second time for them, which costs more than
-    # the copy
-    columns = np.require(values.T, requirements=["C", "W"])
+    # one contiguous array per column: every sweep streams a single column (one
+    # column in rows is already one, and is not copied)
+    columns = _read_only(values.T, np.float64)
     n_threads = NUM_THREADS if n_threads is None else n_threads
     n_chunks = max(1, min(n_threads, n_rows // _MIN_ROWS_PER_THREAD))
     args = (
