@@ -9,7 +9,6 @@ import numpy as np
 from sklearn_multigran._config import NUM_THREADS
 from sklearn_multigran._kernels._rolling import (
     STAT_CODES,
-    max_window_rows,
     window_sweeps,
     window_sweeps_parallel,
 )
@@ -112,9 +111,6 @@ def window_statistics(
                 "from the data, beyond what int64 nanoseconds can hold; use shorter "
                 "granularities or fewer lags."
             )
-    capacity = max_window_rows(
-        times, group_starts, is_time, sizes, n_lags, 1 if closed == "both" else 0
-    )
     # one contiguous array per column: every sweep streams a single column (one
     # column in rows is already one, and is not copied)
     columns = _read_only(values.T, np.float64)
@@ -137,7 +133,7 @@ def window_statistics(
         out,
     )
     if n_chunks == 1:
-        window_sweeps(*args, 0, n_rows, capacity)
+        window_sweeps(*args, 0, n_rows)
         return out
 
     from numba import get_num_threads, set_num_threads
@@ -146,7 +142,7 @@ def window_statistics(
     previous = get_num_threads()
     set_num_threads(min(n_threads, previous))
     try:
-        window_sweeps_parallel(*args, chunk_starts, capacity)
+        window_sweeps_parallel(*args, chunk_starts)
     finally:
         set_num_threads(previous)
     return out

@@ -72,24 +72,67 @@ def _two_sum(total, compensation, x):
 
 
 @njit(cache=NUMBA_CACHE, nogil=True)
-def max_window_rows(times, group_starts, is_time, sizes, n_lags, closed_both_extra):
-    """An upper bound on the number of rows any window can hold (deque capacity).
+def max_window_rows(
+    times, group_starts, is_time, sizes, n_lags, closed_both_extra, row_lo, row_hi
+):
+    """An upper bound on the rows any window of the sorted rows [row_lo, row_hi) holds.
 
+    A row window of ``size`` rows holds at most ``size`` (+1 for closed="both").
     A time window spans at most ``size`` time units, so all its rows lie in
-    ``[t_j, t_j + size]`` for its first row ``j``; a two-pointer sweep finds the
-    largest such count.
+    ``[t_j, t_j + size]`` for its first row ``j``; a two-pointer sweep over the
+    rows where those windows can start finds the largest such count. A longer
+    window holds every shorter one that ends where it ends, so only the longest
+    time window needs the sweep.
     """
     bound = 1
-    # a longer window holds every shorter one that ends where it ends, so only
-    # the longest time window needs the sweep
     longest = -1
     for g in range(sizes.shape[0]):
         if not is_time[g]:
             bound = max(bound, sizes[g] + closed_both_extra)
         elif longest < 0 or sizes[g] > sizes[longest]:
             longest = g
-    if longest < 0:
+    if longest < 0 or row_lo >= row_hi:
         return bound
+    size = sizes[longest]
+    k = np.searchsorted(group_starts, row_lo, side="right") - 1
+    # the windows of row_lo reach (n_lags + 1) windows back into its group
+    g0 = group_starts[k]
+    reach = times[row_lo] - (n_lags + 1) * size
+    first = g0 + np.searchsorted(times[g0:row_lo], reach, side="left")
+    while k < group_starts.shape[0] - 1 and group_starts[k] < row_hi:
+        g1 = group_starts[k + 1]
+        e = first
+        for j in range(first, min(g1, row_hi)):
+            if e < j:
+                e = j
+            while e < g1 and times[e] - times[j] <= size:
+                e += 1
+            bound = max(bound, e - j)
+        k += 1
+        first = g1
+    return bound
+    size = sizes[longest]
+    # the first row of a window before row_lo can lie a window back; starting a
+    # window length early covers it (windows never cross a group start)
+    first = (
+        np.searchsorted(times[:row_lo], times[row_lo] - size, side="left")
+        if row_lo < row_hi
+        else row_lo
+    )
+    k = np.searchsorted(group_starts, first, side="right") - 1
+    while k < group_starts.shape[0] - 1 and group_starts[k] < row_hi:
+        g0 = max(group_starts[k], first)
+        g1 = group_starts[k + 1]
+        last = min(g1, row_hi)
+        e = g0
+        for j in range(g0, last):
+            if e < j:
+                e = j
+            while e < g1 and times[e] - times[j] <= size:
+                e += 1
+            bound = max(bound, e - j)
+        k += 1
+    return bound
     size = sizes[longest]
     for k in range(group_starts.shape[0] - 1):
         g0 = group_starts[k]
@@ -430,7 +473,6 @@ def window_sweeps(
     out,
     row_lo,
     row_hi,
-    capacity,
 ):
     """All sweeps (granularity x lag x column) over sorted rows [row_lo, row_hi).
 
@@ -441,6 +483,17 @@ def window_sweeps(
     n_granularities = sizes.shape[0]
     n_stats = stat_codes.shape[0]
     n_tasks = n_granularities * n_lags * n_columns
+    # a ring of every window's rows; chunks size their own, in parallel
+    capacity = max_window_rows(
+        times,
+        group_starts,
+        is_time,
+        sizes,
+        n_lags,
+        1 if left_closed and right_closed else 0,
+        row_lo,
+        row_hi,
+    )
     cap = 1
     while cap < capacity:
         cap *= 2
@@ -498,7 +551,6 @@ def window_sweeps_parallel(
     out_rows,
     out,
     chunk_starts,
-    capacity,
 ):
     """``window_sweeps`` over row chunks shared out among threads.
 
@@ -523,5 +575,4 @@ def window_sweeps_parallel(
             out,
             chunk_starts[k],
             chunk_starts[k + 1],
-            capacity,
         )
