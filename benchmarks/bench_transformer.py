@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sklearn_multigran._kernels._dispatch import _MIN_ROWS_PER_THREAD
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness  # noqa: E402
@@ -62,7 +64,11 @@ DDOF = 1
 POLARS_WINDOWS = {"15min": "15m", "1h": "1h", "1D": "1d"}
 START = np.datetime64("2024-01-01T00:00", "ns")
 STEP_NS = 60 * 10**9
-WARM_ROWS = 20_000
+# Enough rows that the warm-up takes the code path of the timed call: with two
+# threads, the kernels split only inputs of at least two chunks of
+# _MIN_ROWS_PER_THREAD rows, and a smaller warm-up would leave the threaded kernel
+# (its cache load and numba's thread pool) to the timed call.
+WARM_ROWS = 2 * _MIN_ROWS_PER_THREAD
 
 # Rolling variance by running updates (ours, pandas) drifts with the distance of
 # the values from the first one: about 1e-7 relative after 1e6 rows of this random
