@@ -891,10 +891,14 @@ def build_report(args, shapes, results, cold, checks, means_agree, facts):
   size before the call; the output alone is {output_mib:,.0f} MiB.
 - "time / ours" above 1 means ours is faster. The memory floor allocates the (n, 12)
   float64 output and writes it once; "time / floor" compares with it. Nearly all of
-  the floor is system time: page faults on fresh memory, which numpy asks to back with
-  huge pages (`madvise`), so the kernel may compact memory first. That cost depends
-  on what other processes did to memory just before, and it swings the floor's wall
-  time from {floor_range} s here; every tool pays it for its own output.
+  the floor is system time: page faults on fresh memory. On this machine (a virtual
+  machine that hands freed memory back to its host) a page the guest has not touched
+  lately costs a fault on the host as well, up to about 2 s per GiB: asking the
+  kernel to compact memory first did not change it, touching 19 GiB beforehand
+  removed it until that memory was freed again. So the cost depends on what other
+  processes did to memory just before, and it swings the floor's wall time from
+  {floor_range} s here; every tool pays it for its own output and temporaries, which
+  is why the user-time ratios in the targets are the steadier comparison.
 - Regenerate with `{command}`.
 
 {facts}"""
