@@ -41,8 +41,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sklearn_multigran._kernels._dispatch import _MIN_ROWS_PER_THREAD
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness  # noqa: E402
@@ -64,11 +62,20 @@ DDOF = 1
 POLARS_WINDOWS = {"15min": "15m", "1h": "1h", "1D": "1d"}
 START = np.datetime64("2024-01-01T00:00", "ns")
 STEP_NS = 60 * 10**9
-# Enough rows that the warm-up takes the code path of the timed call: with two
-# threads, the kernels split only inputs of at least two chunks of
-# _MIN_ROWS_PER_THREAD rows, and a smaller warm-up would leave the threaded kernel
-# (its cache load and numba's thread pool) to the timed call.
-WARM_ROWS = 2 * _MIN_ROWS_PER_THREAD
+
+
+def warm_rows():
+    """Rows to warm up on: enough to take the code path of the timed call.
+
+    With two threads the kernels split only inputs of at least two chunks of
+    ``_MIN_ROWS_PER_THREAD`` rows; a smaller warm-up would leave the threaded
+    kernel (its cache load and numba's thread pool) to the timed call. Imported
+    here, not at the top: the children time the package's own import.
+    """
+    from sklearn_multigran._kernels._dispatch import _MIN_ROWS_PER_THREAD
+
+    return 2 * _MIN_ROWS_PER_THREAD
+
 
 # Rolling variance by running updates (ours, pandas) drifts with the distance of
 # the values from the first one: about 1e-7 relative after 1e6 rows of this random
@@ -367,7 +374,7 @@ SETUPS = {
 def child_measure(case, tool, data_dir):
     """Warm up on the first rows, then time one call on the whole input."""
     setup = SETUPS[tool]
-    setup(case, load_data(case, data_dir, WARM_ROWS))()
+    setup(case, load_data(case, data_dir, warm_rows()))()
     run = setup(case, load_data(case, data_dir))
     out, figures = _harness.measure(run)
     figures["shape"] = list(out.shape)
@@ -883,7 +890,7 @@ def build_report(args, shapes, results, cold, checks, means_agree, facts):
   of {n_series:,} series x {length:,} rows, stacked by series (each series contiguous
   and in time order), in a DataFrame with `time` and `series` (int64) columns.
 - Method: median of {args.repeats} runs, each in a fresh process that loads the input,
-  warms up on its first {WARM_ROWS:,} rows, then times one call; repeats go
+  warms up on its first {warm_rows():,} rows, then times one call; repeats go
   round-robin over the tools. "CPU s" adds up all threads, user plus system time
   (medians of each, so they need not add up); on a shared machine user time is the
   steadiest figure, and system time (page faults on fresh memory) the most erratic.
