@@ -64,6 +64,23 @@ START = np.datetime64("2024-01-01T00:00", "ns")
 STEP_NS = 60 * 10**9
 
 
+# Memory every child touches and frees just before its timed call (see touch_memory)
+TOUCH_BYTES = 3 * 2**30
+
+
+def touch_memory(n_bytes):
+    """Write ``n_bytes`` of fresh memory once and free it.
+
+    This machine is a virtual machine that hands freed memory back to its host; a
+    page the guest has not touched lately then costs a fault on the host too, up to
+    about 2 s per GiB, and which pages a call gets is luck. Just after this, the
+    timed call reuses pages the guest touched a moment ago, whatever tool it runs,
+    and pays only the guest's own page faults.
+    """
+    block = np.ones(n_bytes // 8)
+    del block
+
+
 def warm_rows():
     """Rows to warm up on: enough to take the code path of the timed call.
 
@@ -376,6 +393,7 @@ def child_measure(case, tool, data_dir):
     setup = SETUPS[tool]
     setup(case, load_data(case, data_dir, warm_rows()))()
     run = setup(case, load_data(case, data_dir))
+    touch_memory(TOUCH_BYTES)
     out, figures = _harness.measure(run)
     figures["shape"] = list(out.shape)
     figures["nan_count"] = int(np.isnan(out).sum())
@@ -890,7 +908,8 @@ def build_report(args, shapes, results, cold, checks, means_agree, facts):
   of {n_series:,} series x {length:,} rows, stacked by series (each series contiguous
   and in time order), in a DataFrame with `time` and `series` (int64) columns.
 - Method: median of {args.repeats} runs, each in a fresh process that loads the input,
-  warms up on its first {warm_rows():,} rows, then times one call; repeats go
+  warms up on its first {warm_rows():,} rows, writes and frees
+  {TOUCH_BYTES / 2**30:.0f} GiB of memory (below), then times one call; repeats go
   round-robin over the tools. "CPU s" adds up all threads, user plus system time
   (medians of each, so they need not add up); on a shared machine user time is the
   steadiest figure, and system time (page faults on fresh memory) the most erratic.
@@ -900,12 +919,11 @@ def build_report(args, shapes, results, cold, checks, means_agree, facts):
   float64 output and writes it once; "time / floor" compares with it. Nearly all of
   the floor is system time: page faults on fresh memory. On this machine (a virtual
   machine that hands freed memory back to its host) a page the guest has not touched
-  lately costs a fault on the host as well, up to about 2 s per GiB: asking the
-  kernel to compact memory first did not change it, touching 19 GiB beforehand
-  removed it until that memory was freed again. So the cost depends on what other
-  processes did to memory just before, and it swings the floor's wall time from
-  {floor_range} s here; every tool pays it for its own output and temporaries, which
-  is why the user-time ratios in the targets are the steadier comparison.
+  lately costs a fault on the host as well, up to about 2 s per GiB, and which pages
+  a call gets is luck: without the write-and-free before each timed call, the
+  floor's median swung from 0.10 to 0.69 s between two runs of this script. With it
+  the floor ranges over {floor_range} s here; the user-time ratios in the targets
+  stay the steadier comparison.
 - Regenerate with `{command}`.
 
 {facts}"""
