@@ -287,21 +287,18 @@ def gcv_scores(
     -------
     scores : ndarray of shape (n_sharing, n_alpha, n_targets)
     """
-    alphas = np.asarray(alphas, dtype=np.float64)
-    scores = np.empty((len(sharings), len(alphas), cross.shape[1]))
-    with _one_blas_thread():
-        spectra = _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block)
-        for i, (eigvals, d_sq) in enumerate(spectra):
-            shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
-            df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
-            explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
-            rss = np.clip(y_sq[None, :] - explained, 0.0, None)
-            denominator = (1.0 - df / sum_weights) ** 2
-            with np.errstate(divide="ignore", invalid="ignore"):
-                score = (rss / sum_weights) / denominator[:, None]
-            score[df >= sum_weights] = np.inf
-            scores[i] = score
-    return scores
+    return _candidate_scores(
+        stats_gram,
+        cross,
+        y_sq,
+        sum_weights,
+        fit_intercept,
+        sharings,
+        alphas,
+        n_blocks,
+        n_per_block,
+        (_gcv_of_spectrum,),
+    )[0]
 
 
 def log_evidence(
@@ -358,24 +355,99 @@ n_per_block
         Higher is better. ``nan`` everywhere when ``n <= 0`` (one unit of weight or
         less with an intercept), where the restricted likelihood does not exist.
     """
+    return _candidate_scores(
+        stats_gram,
+        cross,
+        y_sq,
+        sum_weights,
+        fit_intercept,
+        sharings,
+        alphas,
+        n_blocks,
+        n_per_block,
+        (_evidence_of_spectrum,),
+    )[0]
+
+
+def both_scores(
+    stats_gram,
+    cross,
+    y_sq,
+    sum_weights,
+    fit_intercept,
+    sharings,
+    alphas,
+    n_blocks,
+    n_per_block,
+):
+    """``(gcv_scores(...), log_evidence(...))`` from one eigendecomposition per sharing.
+
+    Parameters as for :func:`gcv_scores`.
+    """
+    return _candidate_scores(
+        stats_gram,
+        cross,
+        y_sq,
+        sum_weights,
+        fit_intercept,
+        sharings,
+        alphas,
+        n_blocks,
+        n_per_block,
+        (_gcv_of_spectrum, _evidence_of_spectrum),
+    )
+
+
+def _candidate_scores(
+    stats_gram,
+    cross,
+    y_sq,
+    sum_weights,
+    fit_intercept,
+    sharings,
+    alphas,
+    n_blocks,
+    n_per_block,
+    criteria,
+):
+    """Each criterion of ``criteria`` for every (sharing, alpha) pair, one pass."""
     alphas = np.asarray(alphas, dtype=np.float64)
-    out = np.empty((len(sharings), len(alphas), cross.shape[1]))
+    scores = [np.empty((len(sharings), len(alphas), cross.shape[1])) for _ in criteria]
+    with _one_blas_thread():
+        spectra = _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block)
+        for i, (eigvals, d_sq) in enumerate(spectra):
+            for out, criterion in zip(scores, criteria, strict=True):
+                out[i] = criterion(
+                    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept
+                )
+    return scores
+
+
+def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+    """GCV of every alpha for one sharing (see :func:`gcv_scores`)."""
+    shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
+    df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
+    explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
+    rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+    denominator = (1.0 - df / sum_weights) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = (rss / sum_weights) / denominator[:, None]
+    score[df >= sum_weights] = np.inf
+    return score
+
+
+def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+    """Log evidence of every alpha for one sharing (see :func:`log_evidence`)."""
     n_eff = sum_weights - fit_intercept
     if n_eff <= 0:
-        out.fill(np.nan)
-        return out
+        return np.full((len(alphas), len(y_sq)), np.nan)
     # Q is a difference of sums, like GCV's RSS: keep it positive when the fit is
     # (almost) exact, so the logarithm stays finite (a constant target then scores
     # every candidate by its determinant alone, and the strongest penalty wins).
     floor = np.maximum(np.finfo(np.float64).eps * y_sq, np.finfo(np.float64).tiny)
-    with _one_blas_thread():
-        spectra = _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block)
-        for i, (eigvals, d_sq) in enumerate(spectra):
-            shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
-            penalised_rss = np.maximum(y_sq[None, :] - shrink @ d_sq, floor)
-            log_det = np.log1p(eigvals[None, :] / alphas[:, None]).sum(axis=1)
-            out[i] = -0.5 * (
-                n_eff * (np.log(2 * np.pi * penalised_rss / n_eff) + 1.0)
-                + log_det[:, None]
-            )
-    return out
+    shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
+    penalised_rss = np.maximum(y_sq[None, :] - shrink @ d_sq, floor)
+    log_det = np.log1p(eigvals[None, :] / alphas[:, None]).sum(axis=1)
+    return -0.5 * (
+        n_eff * (np.log(2 * np.pi * penalised_rss / n_eff) + 1.0) + log_det[:, None]
+    )

@@ -11,9 +11,8 @@ from sklearn_multigran._blocks import resolve_blocks
 from sklearn_multigran._linear import (
     ALPHA_GRID,
     SHARING_GRID,
-    gcv_scores,
+    both_scores,
     gram_statistics,
-    log_evidence,
     solve_blend,
 )
 from sklearn_multigran._mlp import (
@@ -446,7 +445,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
             # the other is kept for comparison. Independent targets with a common
             # prior and their own noise variance: the joint log likelihood is the
             # sum over targets; GCV is averaged over them.
-            args = (
+            gcv, evidence = both_scores(
                 gram,
                 cross,
                 stats.y_sq,
@@ -457,10 +456,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                 n_blocks,
                 n_per_block,
             )
-            all_scores = {
-                "evidence": log_evidence(*args).sum(axis=2),
-                "gcv": gcv_scores(*args).mean(axis=2),
-            }
+            all_scores = {"evidence": evidence.sum(axis=2), "gcv": gcv.mean(axis=2)}
             scores = all_scores[self.criterion]
             best = scores if self.criterion == "evidence" else -scores
             if not np.isfinite(scores).any():
