@@ -396,7 +396,10 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 )
             if raw_times.tz is not None:
                 raw_times = raw_times.tz_convert("UTC").tz_localize(None)
-            times = np.asarray(raw_times.as_unit("ns").asi8, dtype=np.int64)
+            if raw_times.unit != "ns":
+                # (converting an index already in nanoseconds would copy it)
+                raw_times = raw_times.as_unit("ns")
+            times = np.asarray(raw_times.asi8, dtype=np.int64)
         else:
             self._require_time_source(granularities, True)
             times = np.arange(len(X), dtype=np.int64)

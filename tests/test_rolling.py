@@ -1,5 +1,6 @@
 """The numba window kernels against their naive twin, pandas, and numerical stress."""
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -172,6 +173,46 @@ def test_variance_accurate_for_large_offset(rng):
     expected_var = windows.var(axis=1, ddof=1)
     np.testing.assert_allclose(got[size - 1 :, 0], expected_var, rtol=1e-6)
     np.testing.assert_allclose(got[size - 1 :, 1], windows.mean(axis=1), rtol=1e-15)
+
+
+def test_variance_accurate_after_a_level_shift_across_a_gap(rng):
+    """1e9 + noise, a gap of NaN, then noise around 0: no window may measure the
+    new level's spread from a value of the old one (which rounds the noise away)."""
+    size = 15
+    values = np.concatenate(
+        [
+            1e9 + rng.normal(size=100),
+            np.full(size - 3, np.nan),
+            rng.normal(size=100) * 1e-3,
+            np.full(size + 4, np.nan),
+            -1e9 + rng.normal(size=100),
+        ]
+    )
+    n_rows = len(values)
+    got = window_statistics(
+        values[:, None],
+        np.arange(n_rows),
+        np.array([0, n_rows]),
+        [("rows", size)],
+        n_lags=1,
+        closed="right",
+        stats=["var", "mean", "sum"],
+        min_periods=2,
+        ddof=1,
+        fill_value=np.nan,
+        out_rows=None,
+        n_out=n_rows,
+    )
+    for i in range(size - 1, n_rows):
+        window = values[i - size + 1 : i + 1]
+        window = window[~np.isnan(window)]
+        if len(window) < 2:
+            assert np.isnan(got[i]).all()
+            continue
+        # two-pass on the window's own values
+        np.testing.assert_allclose(got[i, 0], window.var(ddof=1), rtol=1e-9)
+        np.testing.assert_allclose(got[i, 1], window.mean(), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(got[i, 2], math.fsum(window), rtol=1e-13, atol=1e-12)
 
 
 def test_variance_never_negative_and_zero_on_constant(rng):

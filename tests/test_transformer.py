@@ -214,8 +214,10 @@ def test_transform_after_fit_sees_fitted_history(rng, closed):
     )
     whole = transformer.fit_transform(frame)
     transformer.fit(frame.iloc[:300])
+    # equal up to rounding: the two runs split their windows into summaries at
+    # different rows; the values are of order one, hence the absolute tolerance
     np.testing.assert_allclose(
-        transformer.transform(frame.iloc[300:]), whole[300:], rtol=1e-12
+        transformer.transform(frame.iloc[300:]), whole[300:], rtol=1e-12, atol=1e-14
     )
     # only as much history as the longest window reaches is kept
     assert len(transformer.history_times_) <= 3 * 24 + 1

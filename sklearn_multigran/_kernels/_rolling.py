@@ -12,8 +12,8 @@ move forward monotonically inside a group, and no window is ever materialised.
 
 Every window splits its rows in two, the "two stacks" of a sliding-window
 aggregation: an older part ``[s, boundary)`` summarised by *suffix summaries* (for
-each row, the count, mean, squared deviations, sum, min and max of the rows from it
-to the boundary), and a newer part ``[boundary, e)`` summarised by running ones. A
+each row, the count, sum, sum of squares, min and max of the rows from it to the
+boundary), and a newer part ``[boundary, e)`` summarised by running ones. A
 row entering updates the newer summary; a row leaving costs nothing (``s`` moves
 on, and the suffix summary at the new ``s`` already excludes it); a query merges
 the suffix summary at ``s`` with the newer one. When ``s`` passes the boundary,
@@ -25,19 +25,23 @@ max mispredicted a branch on most pushes and measured 3x slower on a random walk
 
 Numerical choices
 -----------------
-* Values enter the summaries shifted by ``K``, the newest value at the last rebuild,
-  which stays inside the window until the next one. For data like ``1e9 + noise``
-  the shifted values are small, so no summary loses the noise to cancellation;
-  ``x - K`` is exact whenever ``K/2 <= x <= 2K`` (Sterbenz).
-* Means and squared deviations follow Welford's update (adding only), merged with
-  Chan, Golub and LeVeque's formula ``m2 = m2_a + m2_b + delta^2 n_a n_b / n``: a
-  sum of non-negative terms, so a variance is never negative, and equal values
-  give exactly ``m2 = 0`` (and their own value as the mean). Std stays at 1e-15
-  relative on a 2M-step random walk at 1e6, where pandas' ``rolling().std()`` is
-  off by 1e-7.
-* Sums are compensated with Knuth's branch-free TwoSum.
-* ``1 / k`` comes from a table rather than a division: a load in place of a
-  long-latency instruction in the chain of dependent updates.
+* Each part of a window sums its values minus a shift that is one of its own values
+  (the newest at the rebuild for the older part, the first to enter for the newer
+  one), so for data like ``1e9 + noise`` the sums hold the noise, not the offset,
+  and a level shift across a gap is measured from the new level. ``x - K`` is exact
+  whenever ``K/2 <= x <= 2K`` (Sterbenz).
+* A part keeps its count, compensated sum (Knuth's branch-free TwoSum) and sum of
+  squares of the shifted values. With the shift one of the part's values, the sum
+  of squares is at most ``count + 1`` times the squared deviations it yields, so
+  ``squares - total^2 / count`` cancels little; the two parts merge exactly (the
+  newer part's sums moved to the older part's shift), and a variance is clamped
+  at 0, never negative. Std stays at 2e-15 relative on a 2M-step random walk at
+  1e6, where pandas' ``rolling().std()`` is off by 1e-7. Power sums rather than
+  Welford's update: one dependent add per value instead of three, and the sum
+  statistic comes with them.
+* A window whose minimum equals its maximum holds equal values: its mean is
+  exactly that value and its variance exactly 0, whatever the rounding.
+* ``1 / k`` comes from a table rather than a division.
 """
 
 import numpy as np
@@ -56,6 +60,7 @@ STAT_CODES = {
     "first": 7,
     "last": 8,
 }
+_N_STATS = len(STAT_CODES)
 
 
 @njit(cache=NUMBA_CACHE, nogil=True, inline="always")
@@ -111,65 +116,31 @@ def max_window_rows(
         k += 1
         first = g1
     return bound
-    size = sizes[longest]
-    # the first row of a window before row_lo can lie a window back; starting a
-    # window length early covers it (windows never cross a group start)
-    first = (
-        np.searchsorted(times[:row_lo], times[row_lo] - size, side="left")
-        if row_lo < row_hi
-        else row_lo
-    )
-    k = np.searchsorted(group_starts, first, side="right") - 1
-    while k < group_starts.shape[0] - 1 and group_starts[k] < row_hi:
-        g0 = max(group_starts[k], first)
-        g1 = group_starts[k + 1]
-        last = min(g1, row_hi)
-        e = g0
-        for j in range(g0, last):
-            if e < j:
-                e = j
-            while e < g1 and times[e] - times[j] <= size:
-                e += 1
-            bound = max(bound, e - j)
-        k += 1
-    return bound
-    size = sizes[longest]
-    for k in range(group_starts.shape[0] - 1):
-        g0 = group_starts[k]
-        g1 = group_starts[k + 1]
-        e = g0
-        for j in range(g0, g1):
-            if e < j:
-                e = j
-            while e < g1 and times[e] - times[j] <= size:
-                e += 1
-            bound = max(bound, e - j)
-    return bound
 
 
 # slots of a sweep's state between blocks of rows (see ``window_sweep``)
-_I_GROUP, _I_G0, _I_G1, _I_S, _I_E, _I_FIRST, _I_LAST, _I_BOUNDARY = range(8)
-_I_NEWER_COUNT = 8
-_N_ISTATE = 9
-_F_SHIFT, _F_NEWER_MEAN, _F_NEWER_M2, _F_NEWER_MIN, _F_NEWER_MAX = range(5)
-_F_NEWER_SUM, _F_NEWER_COMPENSATION = 5, 6
+_I_GROUP, _I_G1, _I_S, _I_E, _I_FIRST, _I_LAST, _I_BOUNDARY = range(7)
+_I_NEWER_COUNT = 7
+_N_ISTATE = 8
+_F_OLDER_SHIFT, _F_NEWER_SHIFT, _F_NEWER_SUM, _F_NEWER_COMPENSATION = range(4)
+_F_NEWER_SQUARES, _F_NEWER_MIN, _F_NEWER_MAX = 4, 5, 6
 _N_FSTATE = 7
 # fields of a row's suffix summary in a sweep's ring (see ``window_sweep``)
-_R_COUNT, _R_MEAN, _R_M2, _R_MIN, _R_MAX, _R_SUM = range(6)
-_N_RINGS = 6
+_R_COUNT, _R_SUM, _R_SQUARES, _R_MIN, _R_MAX = range(5)
+_N_RINGS = 5
 
 
 @njit(cache=NUMBA_CACHE, nogil=True, inline="always")
-def _welford_add(count, mean, m2, v, reciprocals):
-    """Add ``v`` to the ``count`` values of mean ``mean`` and squared deviations ``m2``.
+def _squared_deviations(count, total, squares, reciprocals):
+    """Mean and sum of squared deviations of ``count`` values from their sums.
 
-    ``count`` is the count after the addition; ``reciprocals[k]`` is ``1 / k``: a
-    load in place of a division, off the chain of dependent updates of the mean.
+    The values are shifted by one of themselves, so ``squares`` is at most
+    ``count + 1`` times the result (``(K - mean)^2`` is one of its terms) and
+    the subtraction loses no more than that; rounding can still leave it a hair
+    below zero, so it is clamped.
     """
-    delta = v - mean
-    mean += delta * reciprocals[count]
-    m2 += delta * (v - mean)
-    return mean, m2
+    mean = total * reciprocals[count]
+    return mean, max(squares - total * mean, 0.0)
 
 
 @njit(cache=NUMBA_CACHE, nogil=True)
@@ -178,18 +149,14 @@ def window_sweep(
     times,
     group_starts,
     is_time,
-    size,
-    lag,
-    left_closed,
-    right_closed,
-    stat_codes,
+    lo_offset,
+    hi_offset,
+    stat_cols,
     min_periods,
     ddof,
     fill_value,
     out_rows,
     out,
-    first_col,
-    col_step,
     row_lo,
     row_hi,
     istate,
@@ -199,75 +166,67 @@ def window_sweep(
 ):
     """Every statistic of one window (granularity, lag) over one column, one sweep.
 
-    Writes statistic ``k`` of sorted row ``i`` to ``out[out_rows[i], first_col + k *
-    col_step]``, for the sorted rows ``[row_lo, row_hi)``; an empty ``out_rows``
-    maps row ``i`` to output row ``i``. ``out_rows[i] == -1`` marks a context row
-    (history from ``fit``) that feeds windows but is not emitted.
+    Writes statistic ``code`` of sorted row ``i`` to ``out[out_rows[i],
+    stat_cols[code]]`` (``STAT_CODES``; -1 when not requested), for the sorted rows
+    ``[row_lo, row_hi)``; an empty ``out_rows`` maps row ``i`` to output row ``i``.
+    ``out_rows[i] == -1`` marks a context row (history from ``fit``) that feeds
+    windows but is not emitted. Row ``j`` is in row ``i``'s window when ``key(i) -
+    lo_offset < key(j) <= key(i) - hi_offset``, with ``key`` the time for a time
+    window and the row itself for a row window: one pair of comparisons serves
+    every ``closed``.
 
     The window ``[s, e)`` is split at ``boundary``: the older rows ``[s,
     boundary)`` are summarised by suffix summaries in ``ring`` (one per row,
     computed right to left when the window last became all older part), the
     newer rows ``[boundary, e)`` by running ones. A row entering updates the newer
     summary; a row leaving costs nothing; a query merges two summaries. Nothing
-    is ever subtracted, so no rounding from past removals can build up.
+    is ever subtracted from a running sum, so no rounding from past removals can
+    build up.
 
     The sweep resumes from ``istate``/``fstate`` and leaves its state there, so a
     driver can run all sweeps block by block over the same rows; ``istate[_I_G1] ==
     -1`` starts afresh, reading rows before ``row_lo`` as window context. Inside,
     the state lives in scalars, which the compiler keeps in registers: fusing all
     windows into one loop over rows with the state in arrays indexed by window
-    measured 5x slower. ``ring`` has a power-of-two length of at least the
-    largest window's row count, and ``reciprocals`` (``1 / k`` at ``k``) one more
-    entry than it.
+    measured 5x slower. The loops over rows test no option: every summary is
+    kept whatever the statistics asked for, because a flag tested per row (even
+    a perfectly predicted one) measured dearer than the work it would save.
+    ``ring`` has a power-of-two length of at least the largest window's row
+    count, and ``reciprocals`` (``1 / k`` at ``k``) one more entry than it.
     """
-    need_sum = False
-    need_moments = False
-    need_min = False
-    need_max = False
-    need_first = False
-    for code in stat_codes:
-        need_sum |= code == 5
-        need_moments |= code == 0 or code == 1 or code == 2
-        need_min |= code == 3
-        need_max |= code == 4
-        need_first |= code == 7
-    # the output column of each statistic, -1 when not requested; every statistic
-    # but count and sum is ``fill_value`` for a window with too few values
-    cols = np.full(9, -1, np.int64)
-    for k in range(stat_codes.shape[0]):
-        cols[stat_codes[k]] = first_col + k * col_step
-    col_mean, col_std, col_var = cols[0], cols[1], cols[2]
-    col_min, col_max, col_sum, col_count = cols[3], cols[4], cols[5], cols[6]
-    col_first, col_last = cols[7], cols[8]
+    col_mean = stat_cols[0]
+    col_std = stat_cols[1]
+    col_var = stat_cols[2]
+    col_min = stat_cols[3]
+    col_max = stat_cols[4]
+    col_sum = stat_cols[5]
+    col_count = stat_cols[6]
+    col_first = stat_cols[7]
+    col_last = stat_cols[8]
     identity_rows = out_rows.shape[0] == 0
     # a power-of-two ring lets a bit mask replace a modulo
     mask = ring.shape[0] - 1
 
     group = istate[_I_GROUP]
-    g0 = istate[_I_G0]
     g1 = istate[_I_G1]
     if g1 < 0:
         group = np.searchsorted(group_starts, row_lo, side="right") - 1
-    cur_s = istate[_I_S]
-    cur_e = istate[_I_E]
+    s = istate[_I_S]
+    e = istate[_I_E]
     first = istate[_I_FIRST]
     last = istate[_I_LAST]
     boundary = istate[_I_BOUNDARY]
     newer_count = istate[_I_NEWER_COUNT]
-    # values enter the summaries minus ``shift``, the newest value at the last
-    # rebuild, which stays inside the window until the next one
-    shift = fstate[_F_SHIFT]
-    newer_mean = fstate[_F_NEWER_MEAN]
-    newer_m2 = fstate[_F_NEWER_M2]
-    newer_min = fstate[_F_NEWER_MIN]
-    newer_max = fstate[_F_NEWER_MAX]
+    # Each part sums its values minus a shift that is one of its own values (the
+    # newest at the rebuild for the older part, the first for the newer one), so
+    # for data like 1e9 + noise the sums hold the noise, not the offset.
+    older_shift = fstate[_F_OLDER_SHIFT]
+    newer_shift = fstate[_F_NEWER_SHIFT]
     newer_sum = fstate[_F_NEWER_SUM]
     newer_compensation = fstate[_F_NEWER_COMPENSATION]
-    # Row j is in row i's window when lo < key(j) <= hi, with key(j) the time of j
-    # for a time window and j itself for a row window (whose size counts rows):
-    # one pair of comparisons then serves every ``closed``.
-    hi_offset = lag * size + (0 if right_closed else 1)
-    lo_offset = (lag + 1) * size + (1 if left_closed else 0)
+    newer_squares = fstate[_F_NEWER_SQUARES]
+    newer_min = fstate[_F_NEWER_MIN]
+    newer_max = fstate[_F_NEWER_MAX]
     for i in range(row_lo, row_hi):
         key_i = times[i] if is_time else i
         hi = key_i - hi_offset
@@ -280,22 +239,18 @@ def window_sweep(
             g1 = group_starts[group + 1]
             if is_time:
                 # binary search, so a chunk deep in a long group does not rescan it
-                start = g0 + np.searchsorted(times[g0:g1], lo, side="right")
+                s = g0 + np.searchsorted(times[g0:g1], lo, side="right")
             else:
-                start = min(max(lo + 1, g0), g1)
-            cur_s = start
-            cur_e = start
-            boundary = start
+                s = min(max(lo + 1, g0), g1)
+            e = s
+            boundary = s
             newer_count = 0
-            # nothing of another series may reach this one's results, not even
-            # through the rounding of its shift
-            shift = 0.0
 
         # both ends only move forward inside a group; rows leaving cost nothing
-        s = cur_s
         while s < g1 and (times[s] if is_time else s) <= lo:
             s += 1
-        e = max(cur_e, s)
+        if e < s:
+            e = s
         while e < g1 and (times[e] if is_time else e) <= hi:
             v = x[e]
             e += 1
@@ -305,56 +260,45 @@ def window_sweep(
             newer_count += 1
             newer_min = min(newer_min, v)
             newer_max = max(newer_max, v)
-            v -= shift
-            if need_moments:
-                newer_mean, newer_m2 = _welford_add(
-                    newer_count, newer_mean, newer_m2, v, reciprocals
-                )
-            if need_sum:
-                newer_sum, newer_compensation = _two_sum(
-                    newer_sum, newer_compensation, v
-                )
+            newer_shift = v if newer_count == 1 else newer_shift
+            v -= newer_shift
+            newer_sum, newer_compensation = _two_sum(newer_sum, newer_compensation, v)
+            newer_squares += v * v
         if s >= boundary:
             # The older part has left: the whole window becomes the older part.
             # Summarise every suffix of it, right to left, around its newest value.
             # Each row is read once more per window length: amortised O(1).
-            if e > s and not np.isnan(x[last]) and last >= s:
-                shift = x[last]
+            # (``last`` is the newest non-NaN row entered; before any, it may be a
+            # NaN row of the state's start)
+            older_shift = x[last] if last >= s and not np.isnan(x[last]) else 0.0
             n_valid = 0
-            mean = 0.0
-            m2 = 0.0
-            suffix_min = np.inf
-            suffix_max = -np.inf
             total = 0.0
             compensation = 0.0
+            squares = 0.0
+            suffix_min = np.inf
+            suffix_max = -np.inf
             for j in range(e - 1, s - 1, -1):
                 v = x[j]
                 if not np.isnan(v):
                     n_valid += 1
                     suffix_min = min(suffix_min, v)
                     suffix_max = max(suffix_max, v)
-                    v -= shift
-                    if need_moments:
-                        mean, m2 = _welford_add(n_valid, mean, m2, v, reciprocals)
-                    if need_sum:
-                        total, compensation = _two_sum(total, compensation, v)
+                    v -= older_shift
+                    total, compensation = _two_sum(total, compensation, v)
+                    squares += v * v
                 r = j & mask
                 ring[r, _R_COUNT] = n_valid
-                ring[r, _R_MEAN] = mean
-                ring[r, _R_M2] = m2
+                ring[r, _R_SUM] = total + compensation
+                ring[r, _R_SQUARES] = squares
                 ring[r, _R_MIN] = suffix_min
                 ring[r, _R_MAX] = suffix_max
-                ring[r, _R_SUM] = total + compensation
             boundary = e
             newer_count = 0
-            newer_mean = 0.0
-            newer_m2 = 0.0
-            newer_min = np.inf
-            newer_max = -np.inf
             newer_sum = 0.0
             newer_compensation = 0.0
-        cur_s = s
-        cur_e = e
+            newer_squares = 0.0
+            newer_min = np.inf
+            newer_max = -np.inf
 
         dest = i if identity_rows else out_rows[i]
         if dest < 0:
@@ -364,65 +308,69 @@ def window_sweep(
         count = older_count + newer_count
         if col_count >= 0:
             out[dest, col_count] = count
-        if col_sum >= 0:
-            if count < min_periods:
-                out[dest, col_sum] = fill_value
-            elif count == 0:
-                out[dest, col_sum] = 0.0
-            else:
-                older_sum = ring[r, _R_SUM] if older_count > 0 else 0.0
-                out[dest, col_sum] = (older_sum + (newer_sum + newer_compensation)) + (
-                    count * shift
-                )
         if count < min_periods or count == 0:
+            # every statistic but count is ``fill_value`` for too few values, and
+            # the sum of no values is 0
             for col in (
                 col_mean,
                 col_std,
                 col_var,
                 col_min,
                 col_max,
+                col_sum,
                 col_first,
                 col_last,
             ):
                 if col >= 0:
                     out[dest, col] = fill_value
+            if col_sum >= 0 and count >= min_periods:
+                out[dest, col_sum] = 0.0
             continue
-        if need_moments:
-            # merge the two summaries (Chan et al.): every term is non-negative,
-            # and two parts holding one value give exactly that mean and m2 = 0
-            if older_count == 0:
-                mean = newer_mean
-                m2 = newer_m2
-            elif newer_count == 0:
-                mean = ring[r, _R_MEAN]
-                m2 = ring[r, _R_M2]
+        # Merge the two parts in the older part's frame: shifting the newer sums by
+        # ``d`` is exact algebra, and both shifts are values of the window, so no
+        # sum holds much more than the spread it measures.
+        newer_total = newer_sum + newer_compensation
+        if older_count > 0:
+            d = newer_shift - older_shift
+            total = ring[r, _R_SUM] + (newer_total + newer_count * d)
+            squares = ring[r, _R_SQUARES] + (
+                newer_squares + d * (2.0 * newer_total + newer_count * d)
+            )
+            window_min = min(ring[r, _R_MIN], newer_min)
+            window_max = max(ring[r, _R_MAX], newer_max)
+            shift = older_shift
+        else:
+            total = newer_total
+            squares = newer_squares
+            window_min = newer_min
+            window_max = newer_max
+            shift = newer_shift
+        mean, m2 = _squared_deviations(count, total, squares, reciprocals)
+        mean += shift
+        total += count * shift
+        if window_min == window_max:
+            # equal values: exactly their value and no spread, whatever the rounding
+            mean = window_min
+            m2 = 0.0
+        if col_sum >= 0:
+            out[dest, col_sum] = total
+        if col_mean >= 0:
+            out[dest, col_mean] = mean
+        if col_var >= 0 or col_std >= 0:
+            if count <= ddof:
+                var = fill_value
+                std = fill_value
             else:
-                older_mean = ring[r, _R_MEAN]
-                delta = newer_mean - older_mean
-                weight = newer_count * reciprocals[count]
-                mean = older_mean + delta * weight
-                m2 = ring[r, _R_M2] + newer_m2 + delta * delta * older_count * weight
-            if col_mean >= 0:
-                # m2 == 0: equal values only (Welford keeps m2 exactly 0 on them),
-                # whose mean is exactly that value whatever the shift's rounding
-                out[dest, col_mean] = x[last] if m2 == 0.0 else shift + mean
-            if col_var >= 0 or col_std >= 0:
-                if count <= ddof:
-                    var = fill_value
-                    std = fill_value
-                else:
-                    var = m2 * reciprocals[count - ddof]
-                    std = np.sqrt(var)
-                if col_var >= 0:
-                    out[dest, col_var] = var
-                if col_std >= 0:
-                    out[dest, col_std] = std
+                var = m2 * reciprocals[count - ddof]
+                std = np.sqrt(var)
+            if col_var >= 0:
+                out[dest, col_var] = var
+            if col_std >= 0:
+                out[dest, col_std] = std
         if col_min >= 0:
-            older_min = ring[r, _R_MIN] if older_count > 0 else np.inf
-            out[dest, col_min] = min(older_min, newer_min)
+            out[dest, col_min] = window_min
         if col_max >= 0:
-            older_max = ring[r, _R_MAX] if older_count > 0 else -np.inf
-            out[dest, col_max] = max(older_max, newer_max)
+            out[dest, col_max] = window_max
         if col_first >= 0:
             first = max(first, s)
             while np.isnan(x[first]):
@@ -432,21 +380,20 @@ def window_sweep(
             out[dest, col_last] = x[last]
 
     istate[_I_GROUP] = group
-    istate[_I_G0] = g0
     istate[_I_G1] = g1
-    istate[_I_S] = cur_s
-    istate[_I_E] = cur_e
+    istate[_I_S] = s
+    istate[_I_E] = e
     istate[_I_FIRST] = first
     istate[_I_LAST] = last
     istate[_I_BOUNDARY] = boundary
     istate[_I_NEWER_COUNT] = newer_count
-    fstate[_F_SHIFT] = shift
-    fstate[_F_NEWER_MEAN] = newer_mean
-    fstate[_F_NEWER_M2] = newer_m2
-    fstate[_F_NEWER_MIN] = newer_min
-    fstate[_F_NEWER_MAX] = newer_max
+    fstate[_F_OLDER_SHIFT] = older_shift
+    fstate[_F_NEWER_SHIFT] = newer_shift
     fstate[_F_NEWER_SUM] = newer_sum
     fstate[_F_NEWER_COMPENSATION] = newer_compensation
+    fstate[_F_NEWER_SQUARES] = newer_squares
+    fstate[_F_NEWER_MIN] = newer_min
+    fstate[_F_NEWER_MAX] = newer_max
 
 
 # Rows per block: every sweep passes over one block before the next, so the block's
@@ -502,29 +449,36 @@ def window_sweeps(
     fstate = np.zeros((n_tasks, _N_FSTATE))
     rings = np.empty((n_tasks, cap, _N_RINGS))
     reciprocals = 1.0 / np.arange(cap + 1.0)
+    # per sweep: its window's bounds (see ``window_sweep``) and output columns
+    lo_offsets = np.empty(n_tasks, np.int64)
+    hi_offsets = np.empty(n_tasks, np.int64)
+    stat_cols = np.full((n_tasks, _N_STATS), -1, np.int64)
+    for task in range(n_tasks):
+        c = task % n_columns
+        lag = (task // n_columns) % n_lags
+        g = task // (n_columns * n_lags)
+        hi_offsets[task] = lag * sizes[g] + (0 if right_closed else 1)
+        lo_offsets[task] = (lag + 1) * sizes[g] + (1 if left_closed else 0)
+        first_col = ((g * n_columns + c) * n_stats) * n_lags + lag
+        for k in range(n_stats):
+            stat_cols[task, stat_codes[k]] = first_col + k * n_lags
     for block_lo in range(row_lo, row_hi, _BLOCK_ROWS):
         block_hi = min(block_lo + _BLOCK_ROWS, row_hi)
         for task in range(n_tasks):
-            c = task % n_columns
-            lag = (task // n_columns) % n_lags
             g = task // (n_columns * n_lags)
             window_sweep(
-                columns[c],
+                columns[task % n_columns],
                 times,
                 group_starts,
                 is_time[g],
-                sizes[g],
-                lag,
-                left_closed,
-                right_closed,
-                stat_codes,
+                lo_offsets[task],
+                hi_offsets[task],
+                stat_cols[task],
                 min_periods,
                 ddof,
                 fill_value,
                 out_rows,
                 out,
-                ((g * n_columns + c) * n_stats) * n_lags + lag,
-                n_lags,
                 block_lo,
                 block_hi,
                 istate[task],
