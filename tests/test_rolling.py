@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sklearn_multigran._kernels import _dispatch
 from sklearn_multigran._kernels._dispatch import window_statistics
-from sklearn_multigran._kernels._rolling import STAT_CODES
+from sklearn_multigran._kernels._rolling import STAT_CODES, max_window_rows
 from tests._reference import naive_window_statistics
 
 ALL_STATS = list(STAT_CODES)
@@ -148,6 +148,43 @@ def test_kernel_matches_pandas_rolling(rng, closed, kind, stat):
         if stat == "count":
             lagged = lagged.fillna(0.0)
         np.testing.assert_allclose(got[:, 1], lagged.to_numpy(), rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_rows=st.integers(1, 1500),
+    n_groups=st.integers(1, 4),
+    max_step=st.integers(0, 4),
+    sizes=st.lists(st.integers(0, 60), min_size=1, max_size=3),
+    n_lags=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_ring_bound_covers_every_window(
+    n_rows, n_groups, max_step, sizes, n_lags, seed
+):
+    """The ring's size bound against a naive count of every window's rows."""
+    rng = np.random.default_rng(seed)
+    cuts = np.sort(rng.integers(0, n_rows + 1, size=n_groups - 1))
+    group_starts = np.concatenate([[0], cuts, [n_rows]]).astype(np.int64)
+    times = np.empty(n_rows, np.int64)
+    for lo, hi in zip(group_starts[:-1], group_starts[1:], strict=True):
+        times[lo:hi] = np.cumsum(rng.integers(0, max_step + 1, size=hi - lo))
+    row_lo, row_hi = np.sort(rng.integers(0, n_rows + 1, size=2))
+    sizes = np.array(sizes, np.int64)
+    bound = max_window_rows(
+        times, group_starts, np.ones(len(sizes), bool), sizes, n_lags, 1, row_lo, row_hi
+    )
+    largest = 0
+    group_of = np.searchsorted(group_starts, np.arange(n_rows), side="right") - 1
+    for i in range(row_lo, row_hi):
+        in_group = times[group_starts[group_of[i]] : group_starts[group_of[i] + 1]]
+        for size in sizes:
+            for lag in range(n_lags):
+                # closed="both", the widest of the four
+                hi = times[i] - lag * size
+                lo = hi - size
+                largest = max(largest, int(((in_group >= lo) & (in_group <= hi)).sum()))
+    assert bound >= largest
 
 
 def test_variance_accurate_for_large_offset(rng):

@@ -126,6 +126,8 @@ def window_statistics(
         left_closed,
         right_closed,
         stat_codes,
+        # None compiles the kernels without sum, count, first and last
+        None if stat_codes.max(initial=0) <= STAT_CODES["max"] else True,
         min_periods,
         ddof,
         float(fill_value),

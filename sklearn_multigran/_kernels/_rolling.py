@@ -76,6 +76,10 @@ def _two_sum(total, compensation, x):
     return t, compensation
 
 
+# rows per binary search in ``max_window_rows``
+_BOUND_RUN = 256
+
+
 @njit(cache=NUMBA_CACHE, nogil=True)
 def max_window_rows(
     times, group_starts, is_time, sizes, n_lags, closed_both_extra, row_lo, row_hi
@@ -84,10 +88,12 @@ def max_window_rows(
 
     A row window of ``size`` rows holds at most ``size`` (+1 for closed="both").
     A time window spans at most ``size`` time units, so all its rows lie in
-    ``[t_j, t_j + size]`` for its first row ``j``; a two-pointer sweep over the
-    rows where those windows can start finds the largest such count. A longer
-    window holds every shorter one that ends where it ends, so only the longest
-    time window needs the sweep.
+    ``[t_j, t_j + size]`` for its first row ``j``. For the first rows ``j`` of a
+    run of ``_BOUND_RUN`` rows starting at ``b``, those rows all lie in ``[b,
+    e)``, with ``e`` the end of the last one's span: one binary search per run
+    bounds them all, at most ``_BOUND_RUN - 1`` rows too high. A longer window
+    holds every shorter one that ends where it ends, so only the longest time
+    window needs the search.
     """
     bound = 1
     longest = -1
@@ -106,13 +112,13 @@ def max_window_rows(
     first = g0 + np.searchsorted(times[g0:row_lo], reach, side="left")
     while k < group_starts.shape[0] - 1 and group_starts[k] < row_hi:
         g1 = group_starts[k + 1]
-        e = first
-        for j in range(first, min(g1, row_hi)):
-            if e < j:
-                e = j
-            while e < g1 and times[e] - times[j] <= size:
-                e += 1
-            bound = max(bound, e - j)
+        stop = min(g1, row_hi)
+        for run_start in range(first, stop, _BOUND_RUN):
+            run_last = min(run_start + _BOUND_RUN, stop) - 1
+            end = run_last + np.searchsorted(
+                times[run_last:g1], times[run_last] + size, side="right"
+            )
+            bound = max(bound, end - run_start)
         k += 1
         first = g1
     return bound
@@ -152,6 +158,7 @@ def window_sweep(
     lo_offset,
     hi_offset,
     stat_cols,
+    extra_stats,
     min_periods,
     ddof,
     fill_value,
@@ -170,7 +177,9 @@ def window_sweep(
     stat_cols[code]]`` (``STAT_CODES``; -1 when not requested), for the sorted rows
     ``[row_lo, row_hi)``; an empty ``out_rows`` maps row ``i`` to output row ``i``.
     ``out_rows[i] == -1`` marks a context row (history from ``fit``) that feeds
-    windows but is not emitted. Row ``j`` is in row ``i``'s window when ``key(i) -
+    windows but is not emitted. ``extra_stats`` is ``None`` when no statistic
+    beyond mean, std, var, min and max is requested, else ``True``. Row ``j`` is in
+    row ``i``'s window when ``key(i) -
     lo_offset < key(j) <= key(i) - hi_offset``, with ``key`` the time for a time
     window and the row itself for a row window: one pair of comparisons serves
     every ``closed``.
@@ -199,10 +208,18 @@ def window_sweep(
     col_var = stat_cols[2]
     col_min = stat_cols[3]
     col_max = stat_cols[4]
-    col_sum = stat_cols[5]
-    col_count = stat_cols[6]
-    col_first = stat_cols[7]
-    col_last = stat_cols[8]
+    if extra_stats is None:
+        # compiled apart (numba prunes on ``None``): without the code for sum,
+        # count, first and last, the loop keeps fewer values live, ~6% faster
+        col_sum = -1
+        col_count = -1
+        col_first = -1
+        col_last = -1
+    else:
+        col_sum = stat_cols[5]
+        col_count = stat_cols[6]
+        col_first = stat_cols[7]
+        col_last = stat_cols[8]
     identity_rows = out_rows.shape[0] == 0
     # a power-of-two ring lets a bit mask replace a modulo
     mask = ring.shape[0] - 1
@@ -413,6 +430,7 @@ def window_sweeps(
     left_closed,
     right_closed,
     stat_codes,
+    extra_stats,
     min_periods,
     ddof,
     fill_value,
@@ -474,6 +492,7 @@ def window_sweeps(
                 lo_offsets[task],
                 hi_offsets[task],
                 stat_cols[task],
+                extra_stats,
                 min_periods,
                 ddof,
                 fill_value,
@@ -499,6 +518,7 @@ def window_sweeps_parallel(
     left_closed,
     right_closed,
     stat_codes,
+    extra_stats,
     min_periods,
     ddof,
     fill_value,
@@ -522,6 +542,7 @@ def window_sweeps_parallel(
             left_closed,
             right_closed,
             stat_codes,
+            extra_stats,
             min_periods,
             ddof,
             fill_value,
