@@ -297,21 +297,29 @@ def test_single_value_std_is_exactly_zero():
     )
 
 
-def test_time_reach_beyond_int64_is_an_error():
+@pytest.mark.parametrize(
+    ("times", "group_starts", "size"),
+    [
+        ([0, 1], [0, 2], 2**61),
+        # the extreme time is the first of a later group, far from the data's ends
+        ([0, -(2**62) + 10, 5], [0, 1, 3], 2**59),
+    ],
+)
+def test_time_reach_beyond_int64_is_an_error(times, group_starts, size):
     with pytest.raises(ValueError, match="n_lags=3"):
         window_statistics(
-            np.zeros((2, 1)),
-            np.array([0, 1]),
-            np.array([0, 2]),
-            [("time", 2**61)],
+            np.zeros((len(times), 1)),
+            np.array(times),
+            np.array(group_starts),
+            [("time", size)],
             n_lags=3,
             closed="left",
             stats=["mean"],
             min_periods=1,
             ddof=0,
             fill_value=np.nan,
-            out_rows=np.arange(2),
-            n_out=2,
+            out_rows=None,
+            n_out=len(times),
         )
 
 

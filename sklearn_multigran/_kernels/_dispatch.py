@@ -104,7 +104,10 @@ def window_statistics(
     if is_time.any():
         # the window arithmetic t - (lag + 1) * size must stay inside int64
         reach = (n_lags + 1) * int(sizes[is_time].max())
-        extent = max(abs(int(times.min())), abs(int(times.max())))
+        # times are sorted within each group: its first and last rows bound it
+        starts = group_starts[:-1][group_starts[:-1] < group_starts[1:]]
+        ends = group_starts[1:][group_starts[:-1] < group_starts[1:]] - 1
+        extent = max(abs(int(times[starts].min())), abs(int(times[ends].max())))
         if reach + extent >= 2**62:
             raise ValueError(
                 f"granularities times n_lags={n_lags} reach {reach} time units back "
