@@ -234,6 +234,8 @@ class Split:
     Y_test: np.ndarray
     # first row of each segment's windows; None: the protocol's ``borders``
     starts: dict | None = None
+    # end of the rows whose windows ``train_val`` merges; None: the val border
+    train_val_stop: int | None = None
 
     @property
     def rows_per_hour(self):
@@ -247,11 +249,14 @@ class Split:
         of the windows: ``features[split.origin_rows("test")]``. Such features must
         not reach more than ``lookback`` rows back (granularity x lags <= L).
         """
-        if self.starts is not None:
+        if part == "train_val":
+            start, n = 0, len(self.train_val()[1])
+        elif self.starts is not None:
             start = self.starts[part]
+            n = len(getattr(self, f"Y_{part}"))
         else:
             start = borders(self.name, self.lookback)[part][0]
-        n = len(getattr(self, f"Y_{part}"))
+            n = len(getattr(self, f"Y_{part}"))
         return start + self.lookback - 1 + np.arange(n)
 
     def train_val(self):
@@ -260,7 +265,9 @@ class Split:
         Used only for the optional refit after selection; includes the windows that
         straddle the train/val border, which neither split alone contains.
         """
-        stop = borders(self.name, self.lookback)["val"][1]
+        stop = self.train_val_stop
+        if stop is None:
+            stop = borders(self.name, self.lookback)["val"][1]
         return windows(self.series, 0, stop, self.lookback, self.horizon)
 
 
@@ -375,6 +382,12 @@ class Candidate:
     complexity: tuple
     fit_seconds: float
     predict_test: object  # () -> (n_test, H) predictions
+    # () -> (n_val, H) predictions of the train fit (for the candidate mean)
+    predict_val: object = None
+    # () -> (n_test, H) predictions of an unfitted clone fitted on the train and
+    # val windows (``Split.train_val``); the clone re-runs its own alpha/sharing
+    # criterion on those windows, nothing else is re-chosen
+    refit_predict_test: object = None
 
     @property
     def val_mse(self):
@@ -718,6 +731,10 @@ def _mgr_select(split, candidates):
                 predict_test=partial(
                     _predict_rows, model, features, split.origin_rows("test")
                 ),
+                predict_val=partial(
+                    _predict_rows, model, features, split.origin_rows("val")
+                ),
+                refit_predict_test=partial(_refit_predict_test, model, features, split),
             )
         )
     best = min(fitted, key=lambda c: c.val_mse)
@@ -733,6 +750,21 @@ def _mgr_select(split, candidates):
 
 def _predict_rows(model, features, rows):
     return model.predict(features.iloc[rows])
+
+
+def _refit_predict_test(model, features, split):
+    """Fit a clone of ``model`` on the train and val windows, predict the test ones."""
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    _, Y_fit = split.train_val()
+    refit = clone(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        refit.fit(features.iloc[split.origin_rows("train_val")], Y_fit)
+    return _predict_rows(refit, features, split.origin_rows("test"))
 
 
 def mgr_linear(split, *, sharing="auto", criterion="gcv", extra=True):
@@ -827,6 +859,14 @@ BEST_ROWS = {
     "1-SE rule, order by feature count (first try)": (
         "best MGR on val: 1-SE rule, order by feature count (first try)"
     ),
+    "lowest val MSE, refit train+val": (
+        "best MGR on val: lowest val MSE, refit train+val"
+    ),
+    "1-SE rule, refit train+val": "best MGR on val: 1-SE rule, refit train+val",
+    "mean of the linear candidates": "**MGR mean of the linear candidates (adopted)**",
+    "mean of the linear candidates, refit train+val": (
+        "MGR mean of the linear candidates, refit train+val"
+    ),
 }
 
 
@@ -876,9 +916,40 @@ RULES = {
 }
 
 
+# Procedures added after the two rules above, to close the two cells they miss
+# (ETTm1 H=96 and H=720), fixed before any of them was run on the real test and
+# checked first one period back (``nested_check``):
+#   * "..., refit train+val": the rule's pick, refitted (a clone, which re-runs its
+#     own alpha/sharing criterion) on the train and val windows, the standard last
+#     step once a model is chosen: the refit sees the 4 months nearest the test;
+#   * "mean of the linear candidates": the equal-weight mean of the predictions of
+#     every linear candidate (4 feature sets x 4 linear entries), no choice at all;
+#     a mean of ridge fits with different priors, which is less variable than any
+#     single pick between near-ties on validation;
+#   * the mean, each member refitted on train and val.
+# Adopted, before the real test was run: the procedure with the lowest mean ratio
+# of its one-period-back MSE to the lowest MSE of any single candidate there, over
+# the 8 ETTh1/ETTm1 cells (from the printed 4-decimal MSEs): "mean of the linear
+# candidates", 0.986 (its refitted twin 0.987, the 1-SE rule 1.010 and refitted
+# 1.013, the lowest-val rule 1.023 and refitted 1.025). All rows are still reported;
+# the adopted one is the row the target is judged on.
+REFIT_RULES = ("lowest val MSE", "1-SE rule")
+
+
+def _linear_mean(candidates, predict):
+    """Equal-weight mean of ``predict(candidate)`` over the linear candidates."""
+    linear = [c for c in candidates if c.complexity[0] < 2]
+    total = None
+    for cand in linear:
+        pred = predict(cand)
+        total = pred if total is None else total + pred
+    return total / len(linear), len(linear)
+
+
 def select_across(split, candidates):
-    """One ``Result`` per rule in ``RULES``, chosen among ``candidates`` (of every
-    MGR entry) on validation; the test windows are predicted for the choices only."""
+    """One ``Result`` per rule in ``RULES`` (and per procedure in ``BEST_ROWS``),
+    chosen among ``candidates`` (of every MGR entry) on validation; the test
+    windows are predicted for the choices only."""
     block = se_block(split)
     short = {m: str(i + 1) for i, m in enumerate(MGR_MODELS)}
     out = {}
@@ -897,6 +968,30 @@ def select_across(split, candidates):
             cand.fit_seconds,
             params,
         )
+        if rule in REFIT_RULES:
+            tic = time.perf_counter()
+            pred = cand.refit_predict_test()
+            out[f"{rule}, refit train+val"] = Result(
+                cand.val_mse,
+                test_metrics(pred, split),
+                time.perf_counter() - tic,
+                {**params, "pick": f"{code}, refit"},
+            )
+    val_pred, n = _linear_mean(candidates, lambda c: c.predict_val())
+    val_mse = mse_mae(val_pred, split.Y_val)[0]
+    test_pred, _ = _linear_mean(candidates, lambda c: c.predict_test())
+    fit_s = sum(c.fit_seconds for c in candidates if c.complexity[0] < 2)
+    out["mean of the linear candidates"] = Result(
+        val_mse, test_metrics(test_pred, split), fit_s, {"pick": f"mean of {n}"}
+    )
+    tic = time.perf_counter()
+    test_pred, _ = _linear_mean(candidates, lambda c: c.refit_predict_test())
+    out["mean of the linear candidates, refit train+val"] = Result(
+        val_mse,
+        test_metrics(test_pred, split),
+        time.perf_counter() - tic,
+        {"pick": f"mean of {n}, refit"},
+    )
     return out
 
 
@@ -921,6 +1016,7 @@ def nested_split(split):
             "val": 8 * month - L,
             "test": borders(split.name, L)["val"][0],
         },
+        train_val_stop=12 * month,
     )
 
 
