@@ -1266,7 +1266,12 @@ the 4 MLPs), on validation only, by a rule applied unchanged to every cell:
   per-window validation errors, from the means of non-overlapping blocks of
   max(H, one week) windows: consecutive windows share all but one target row, and
   windows two blocks apart share none. That leaves 3 (H=720 on the hourly files)
-  to 17 blocks.
+  to 17 blocks;
+- *refit train+val*: the pick of either rule, cloned and fitted again on the train
+  and val windows (the clone re-runs its own alpha and sharing criterion there);
+- *mean of the linear candidates*: no choice at all, the equal-weight mean of the
+  predictions of the 16 linear candidates (entries 1-4 x sets a-d), fitted on
+  train; and the same with every member refitted on train and val.
 
 The 1-SE rule was adopted *after* seeing the test results of the first version,
 where the lowest validation MSE picked the MLP at ETTm1 H=720 (test 0.0740, above
@@ -1298,6 +1303,26 @@ H=336 and 720, where it again keeps a linear model instead of the MLP) and worse
 1 (ETTh1 H=720, 0.1578 against 0.1491, with 3 blocks for the standard error). There
 both complexity orders pick the same candidates, so that check cannot tell them
 apart.
+
+**The adopted procedure.** Both rules miss one cell, and tuning a rule further on
+the test split is ruled out. The refits and the means were therefore added as
+fixed procedures, run one period back only, and one of them adopted there, before
+the real test was run with them: the procedure with the lowest mean, over the 8
+ETTh1/ETTm1 cells, of its one-period-back MSE divided by the lowest MSE of any
+single candidate (from the printed 4-decimal figures). That is the *mean of the
+linear candidates*, 0.986 (refitted mean 0.987, 1-SE rule 1.010 and refitted 1.013,
+lowest-val rule 1.023 and refitted 1.025): one period back it is below every single
+candidate at all 4 ETTh1 horizons and within 0.0009 of the best at ETTm1. The real
+test, run once with all rows, does not bear that out on ETTh1: the adopted mean
+meets all 4 ETTm1 cells (0.0258, 0.0382, 0.0510, 0.0719) but misses ETTh1 H=96
+(0.0532 against NLinear's 0.053), H=192 (0.0691 against 0.069) and H=720 (0.0818
+against 0.080; PatchTST's 0.087 is beaten): 5 of 8 cells (4 strictly). On the
+real test it is above the single picks of both rules at every ETTh1 horizon. Of the
+rows not adopted, the refitted mean meets 7 of 8 (ETTh1 H=96, 0.0531, misses), the refitted
+1-SE pick 7 of 8 (ETTm1 H=96, 0.0261, misses), and the refitted lowest-val pick
+all 8 as printed (6 strictly), but that procedure had the worst score one period
+back, and taking it now would be choosing on the test. No procedure fixed before
+the test meets all 8 cells: the target of issue 5 is still open.
 """
 
 NESTED_INTRO = """\
@@ -1305,7 +1330,8 @@ NESTED_INTRO = """\
 
 The same MGR candidates fitted on the first 8 train months, selected by each rule
 on the last 4 train months, and scored on the val split (the test split is not
-read). In brackets, the pick (codes as above).
+read). In brackets, the pick (codes as above). The "refit" rows refit on all 12
+train months; the means average the 16 linear candidates.
 """
 
 RESEARCH_INTRO = """\
