@@ -4,7 +4,7 @@ A fit is one pass over the data to get the means (:func:`weighted_means`), one p
 to accumulate the Gram matrix of the centred features and targets
 (:func:`gram_statistics`), then dense algebra on matrices of the size of the number
 of features, however many sharing and alpha candidates are tried (:func:`solve_blend`,
-:func:`gcv_scores`, :func:`log_evidence`).
+:func:`candidate_scores`).
 
 Every function here trusts its caller (the estimator validated the data): ``X`` is a 2-D
 float array that may hold NaN but no inf, ``Y`` is a 2-D float64 array, weights are
@@ -235,7 +235,7 @@ def _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block):
         yield eigvals, (eigvecs.T @ rhs) ** 2
 
 
-def gcv_scores(
+def candidate_scores(
     stats_gram,
     cross,
     y_sq,
@@ -245,8 +245,52 @@ def gcv_scores(
     alphas,
     n_blocks,
     n_per_block,
+    criteria=("gcv", "evidence"),
 ):
-    """Generalised cross-validation scores for every (sharing, alpha) pair.
+    """Model-selection criteria for every (sharing, alpha) pair, one pass.
+
+    One eigendecomposition of the blended Gram matrix per sharing candidate serves
+    every alpha and every criterion: ``"gcv"``, generalised cross-validation (lower
+    is better, see :func:`_gcv_of_spectrum`), and ``"evidence"``, the log marginal
+    likelihood (higher is better, see :func:`_evidence_of_spectrum`).
+
+    Parameters
+    ----------
+    stats_gram : ndarray of shape (P, P)
+        Block-major Gram matrix of the standardised (centred if ``fit_intercept``)
+        features.
+    cross : ndarray of shape (P, n_targets)
+    y_sq : ndarray of shape (n_targets,)
+        Weighted sum of squares of the (centred if ``fit_intercept``) targets.
+    sum_weights : float
+    fit_intercept : bool
+    sharings, alphas : ndarray of shape (n_sharing,) and (n_alpha,)
+    n_blocks, n_per_block : int
+    criteria : tuple of {"gcv", "evidence"}, default=("gcv", "evidence")
+
+    Returns
+    -------
+    scores : list of ndarray of shape (n_sharing, n_alpha, n_targets)
+        One per criterion, in the order of ``criteria``. GCV is ``inf`` where
+        ``df >= N``; the evidence is ``nan`` everywhere when ``n <= 0`` (one unit of
+        weight or less with an intercept), where the restricted likelihood does not
+        exist.
+    """
+    criteria = [_CRITERIA[name] for name in criteria]
+    alphas = np.asarray(alphas, dtype=np.float64)
+    scores = [np.empty((len(sharings), len(alphas), cross.shape[1])) for _ in criteria]
+    with _one_blas_thread():
+        spectra = _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block)
+        for i, (eigvals, d_sq) in enumerate(spectra):
+            for out, criterion in zip(scores, criteria, strict=True):
+                out[i] = criterion(
+                    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept
+                )
+    return scores
+
+
+def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+    """Generalised cross-validation score of every alpha, for one sharing.
 
     For the linear smoother ``y_hat = H y`` of a weighted ridge,
 
@@ -270,49 +314,21 @@ def gcv_scores(
     exact its relative error grows like ``eps * y_sq / RSS``; that only blurs the
     comparison between near-perfect candidates.
 
-    Parameters
-    ----------
-    stats_gram : ndarray of shape (P, P)
-        Block-major Gram matrix of the standardised (centred if ``fit_intercept``)
-        features.
-    cross : ndarray of shape (P, n_targets)
-    y_sq : ndarray of shape (n_targets,)
-        Weighted sum of squares of the (centred if ``fit_intercept``) targets.
-    sum_weights : float
-    fit_intercept : bool
-    sharings, alphas : ndarray of shape (n_sharing,) and (n_alpha,)
-    n_blocks, n_per_block : int
-
-    Returns
-    -------
-    scores : ndarray of shape (n_sharing, n_alpha, n_targets)
+    Here for one sharing: ``eigvals`` are ``lam``, ``d_sq`` the ``d_j^2``.
     """
-    return _candidate_scores(
-        stats_gram,
-        cross,
-        y_sq,
-        sum_weights,
-        fit_intercept,
-        sharings,
-        alphas,
-        n_blocks,
-        n_per_block,
-        (_gcv_of_spectrum,),
-    )[0]
+    shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
+    df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
+    explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
+    rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+    denominator = (1.0 - df / sum_weights) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = (rss / sum_weights) / denominator[:, None]
+    score[df >= sum_weights] = np.inf
+    return score
 
 
-def log_evidence(
-    stats_gram,
-    cross,
-    y_sq,
-    sum_weights,
-    fit_intercept,
-    sharings,
-    alphas,
-    n_blocks,
-    n_per_block,
-):
-    """Log marginal likelihood (evidence) of every (sharing, alpha) pair.
+def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+    """Log marginal likelihood (evidence) of every alpha, for one sharing.
 
     The penalised fit is the posterior mode of the Gaussian model ``y = A theta +
     intercept + e``, ``e ~ N(0, sigma^2 I)``, with the prior ``theta ~ N(0, sigma^2 /
@@ -326,9 +342,10 @@ def log_evidence(
     ``log L = -(n / 2) (log(2 pi Q / n) + 1) - (1 / 2) sum_j log(1 + lam_j / alpha)``,
 
     ``Q = y_sq - sum_j d_j^2 / (lam_j + alpha)``, the penalised residual sum of
-    squares at the optimum, with ``lam``, ``d`` as in :func:`gcv_scores` and ``n`` the
-    sum of the weights, less one with an intercept: the flat prior on the intercept
-    makes this the likelihood of the ``n - 1`` contrasts orthogonal to the constant
+    squares at the optimum, with ``lam``, ``d`` as in :func:`_gcv_of_spectrum` and
+    ``n`` the sum of the weights, less one with an intercept: the flat prior on the
+    intercept makes this the likelihood of the ``n - 1`` contrasts orthogonal to the
+    constant
     (restricted maximum likelihood, Patterson & Thompson 1971). With frequency
     weights, integer weights are repeated rows exactly.
 
@@ -342,102 +359,7 @@ def log_evidence(
     prediction error without it. The evidence stays defined with fewer rows than
     features, and its determinant term charges a candidate for the freedom it gives
     the coefficients.
-
-    Parameters
-    ----------
-    stats_gram, cross, y_sq, sum_weights, fit_intercept, sharings, alphas, n_blocks, \
-n_per_block
-        As for :func:`gcv_scores`.
-
-    Returns
-    -------
-    log_evidence : ndarray of shape (n_sharing, n_alpha, n_targets)
-        Higher is better. ``nan`` everywhere when ``n <= 0`` (one unit of weight or
-        less with an intercept), where the restricted likelihood does not exist.
     """
-    return _candidate_scores(
-        stats_gram,
-        cross,
-        y_sq,
-        sum_weights,
-        fit_intercept,
-        sharings,
-        alphas,
-        n_blocks,
-        n_per_block,
-        (_evidence_of_spectrum,),
-    )[0]
-
-
-def both_scores(
-    stats_gram,
-    cross,
-    y_sq,
-    sum_weights,
-    fit_intercept,
-    sharings,
-    alphas,
-    n_blocks,
-    n_per_block,
-):
-    """``(gcv_scores(...), log_evidence(...))`` from one eigendecomposition per sharing.
-
-    Parameters as for :func:`gcv_scores`.
-    """
-    return _candidate_scores(
-        stats_gram,
-        cross,
-        y_sq,
-        sum_weights,
-        fit_intercept,
-        sharings,
-        alphas,
-        n_blocks,
-        n_per_block,
-        (_gcv_of_spectrum, _evidence_of_spectrum),
-    )
-
-
-def _candidate_scores(
-    stats_gram,
-    cross,
-    y_sq,
-    sum_weights,
-    fit_intercept,
-    sharings,
-    alphas,
-    n_blocks,
-    n_per_block,
-    criteria,
-):
-    """Each criterion of ``criteria`` for every (sharing, alpha) pair, one pass."""
-    alphas = np.asarray(alphas, dtype=np.float64)
-    scores = [np.empty((len(sharings), len(alphas), cross.shape[1])) for _ in criteria]
-    with _one_blas_thread():
-        spectra = _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block)
-        for i, (eigvals, d_sq) in enumerate(spectra):
-            for out, criterion in zip(scores, criteria, strict=True):
-                out[i] = criterion(
-                    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept
-                )
-    return scores
-
-
-def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
-    """GCV of every alpha for one sharing (see :func:`gcv_scores`)."""
-    shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
-    df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
-    explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
-    rss = np.clip(y_sq[None, :] - explained, 0.0, None)
-    denominator = (1.0 - df / sum_weights) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = (rss / sum_weights) / denominator[:, None]
-    score[df >= sum_weights] = np.inf
-    return score
-
-
-def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
-    """Log evidence of every alpha for one sharing (see :func:`log_evidence`)."""
     n_eff = sum_weights - fit_intercept
     if n_eff <= 0:
         return np.full((len(alphas), len(y_sq)), np.nan)
@@ -451,3 +373,6 @@ def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercep
     return -0.5 * (
         n_eff * (np.log(2 * np.pi * penalised_rss / n_eff) + 1.0) + log_det[:, None]
     )
+
+
+_CRITERIA = {"gcv": _gcv_of_spectrum, "evidence": _evidence_of_spectrum}

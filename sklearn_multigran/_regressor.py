@@ -11,7 +11,7 @@ from sklearn_multigran._blocks import resolve_blocks
 from sklearn_multigran._linear import (
     ALPHA_GRID,
     SHARING_GRID,
-    both_scores,
+    candidate_scores,
     gram_statistics,
     solve_blend,
 )
@@ -445,7 +445,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
             # the other is kept for comparison. Independent targets with a common
             # prior and their own noise variance: the joint log likelihood is the
             # sum over targets; GCV is averaged over them.
-            gcv, evidence = both_scores(
+            gcv, evidence = candidate_scores(
                 gram,
                 cross,
                 stats.y_sq,
