@@ -1196,6 +1196,26 @@ def markdown_table(results):
     return "\n".join(lines)
 
 
+def _horizon_tables(frame, row_column, title, first_header, row_label, cell):
+    """Per dataset of ``frame``: one row per ``row_column`` value, one column per
+    horizon; ``cell(record)`` formats one (row, horizon) record."""
+    lines = []
+    for name, part in frame.groupby("dataset", sort=False):
+        horizons = list(dict.fromkeys(part["H"]))
+        lines += [
+            title.format(name=name),
+            "",
+            f"| {first_header} | " + " | ".join(f"H={h}" for h in horizons) + " |",
+            "|---|" + "---|" * len(horizons),
+        ]
+        for key, conf in part.groupby(row_column, sort=False):
+            cells = conf.set_index("H")
+            row = [row_label(key)] + [cell(cells.loc[h]) for h in horizons]
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
 def research_table(rows):
     """Per dataset: rows are configurations, columns horizons; cells 'val / test'."""
     frame = pd.DataFrame(
@@ -1203,24 +1223,14 @@ def research_table(rows):
     )
     best_val = frame.groupby(["dataset", "H"])["val"].transform("min")
     frame["mark"] = np.where(frame["val"] == best_val, "**", "")
-    lines = []
-    for name, part in frame.groupby("dataset", sort=False):
-        horizons = list(dict.fromkeys(part["H"]))
-        lines += [
-            f"**{name}** (validation MSE / test MSE)",
-            "",
-            "| features | " + " | ".join(f"H={h}" for h in horizons) + " |",
-            "|---|" + "---|" * len(horizons),
-        ]
-        for label, conf in part.groupby("features", sort=False):
-            cells = conf.set_index("H")
-            row = [label]
-            for h in horizons:
-                r = cells.loc[h]
-                row.append(f"{r['mark']}{r['val']:.4f}{r['mark']} / {r['test']:.4f}")
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
-    return "\n".join(lines).rstrip("\n")
+    return _horizon_tables(
+        frame,
+        "features",
+        "**{name}** (validation MSE / test MSE)",
+        "features",
+        str,
+        lambda r: f"{r['mark']}{r['val']:.4f}{r['mark']} / {r['test']:.4f}",
+    )
 
 
 def write_section(text, markers=MARKERS, path=DOC_PATH):
@@ -1421,29 +1431,23 @@ def nested_check(datasets, horizons, data_dir):
 def nested_table(rows):
     """Per dataset: rules as rows, horizons as columns; cells 'outer MSE (pick)'."""
     frame = pd.DataFrame(rows, columns=["dataset", "H", "rule", "mse", "params"])
-    lines = []
-    for name, part in frame.groupby("dataset", sort=False):
-        horizons = list(dict.fromkeys(part["H"]))
-        lines += [
-            f"**{name}, one period back** (MSE on the val split)",
-            "",
-            "| rule | " + " | ".join(f"H={h}" for h in horizons) + " |",
-            "|---|" + "---|" * len(horizons),
-        ]
-        for rule, conf in part.groupby("rule", sort=False):
-            cells = conf.set_index("H")
-            row = [
-                "lowest MSE of any candidate on the val split (not a rule)"
-                if rule == "oracle"
-                else rule
-            ]
-            for h in horizons:
-                r = cells.loc[h]
-                pick = r["params"]["pick"]
-                row.append(f"{r['mse']:.4f}" + (f" ({pick})" if pick else ""))
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
-    return "\n".join(lines).rstrip("\n")
+
+    def cell(r):
+        pick = r["params"]["pick"]
+        return f"{r['mse']:.4f}" + (f" ({pick})" if pick else "")
+
+    return _horizon_tables(
+        frame,
+        "rule",
+        "**{name}, one period back** (MSE on the val split)",
+        "rule",
+        lambda rule: (
+            "lowest MSE of any candidate on the val split (not a rule)"
+            if rule == "oracle"
+            else rule
+        ),
+        cell,
+    )
 
 
 def _print_nested(name, horizon, label, res):
