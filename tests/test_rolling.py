@@ -187,24 +187,31 @@ def test_ring_bound_covers_every_window(
     assert bound >= largest
 
 
-def test_variance_accurate_for_large_offset(rng):
-    """1e9 + noise: the naive sum-of-squares formula loses every digit here."""
-    n_rows, size = 20_000, 50
-    values = 1e9 + rng.normal(size=n_rows)
-    got = window_statistics(
-        values[:, None],
+def _row_window_of_one_series(values, size, stats, *, min_periods=1, ddof):
+    """``window_statistics`` of one series, one row window of ``size``, lag 0,
+    closed="right"."""
+    n_rows = len(values)
+    return window_statistics(
+        np.reshape(values, (n_rows, 1)),
         np.arange(n_rows),
         np.array([0, n_rows]),
         [("rows", size)],
         n_lags=1,
         closed="right",
-        stats=["var", "mean"],
-        min_periods=1,
-        ddof=1,
+        stats=stats,
+        min_periods=min_periods,
+        ddof=ddof,
         fill_value=np.nan,
-        out_rows=np.arange(n_rows),
+        out_rows=None,
         n_out=n_rows,
     )
+
+
+def test_variance_accurate_for_large_offset(rng):
+    """1e9 + noise: the naive sum-of-squares formula loses every digit here."""
+    n_rows, size = 20_000, 50
+    values = 1e9 + rng.normal(size=n_rows)
+    got = _row_window_of_one_series(values, size, ["var", "mean"], ddof=1)
     windows = np.lib.stride_tricks.sliding_window_view(values, size)
     # two-pass variance of each window on exactly representable deviations
     expected_var = windows.var(axis=1, ddof=1)
@@ -226,19 +233,8 @@ def test_variance_accurate_after_a_level_shift_across_a_gap(rng):
         ]
     )
     n_rows = len(values)
-    got = window_statistics(
-        values[:, None],
-        np.arange(n_rows),
-        np.array([0, n_rows]),
-        [("rows", size)],
-        n_lags=1,
-        closed="right",
-        stats=["var", "mean", "sum"],
-        min_periods=2,
-        ddof=1,
-        fill_value=np.nan,
-        out_rows=None,
-        n_out=n_rows,
+    got = _row_window_of_one_series(
+        values, size, ["var", "mean", "sum"], min_periods=2, ddof=1
     )
     for i in range(size - 1, n_rows):
         window = values[i - size + 1 : i + 1]
@@ -253,23 +249,9 @@ def test_variance_accurate_after_a_level_shift_across_a_gap(rng):
 
 
 def test_variance_never_negative_and_zero_on_constant(rng):
-    n_rows = 5_000
     # long constant stretches after wild values stress the removal updates
     values = np.repeat(rng.normal(size=50) * 10.0 ** rng.integers(-8, 8, 50), 100)
-    got = window_statistics(
-        values[:, None],
-        np.arange(n_rows),
-        np.array([0, n_rows]),
-        [("rows", 30)],
-        n_lags=1,
-        closed="right",
-        stats=["var", "std"],
-        min_periods=1,
-        ddof=0,
-        fill_value=np.nan,
-        out_rows=np.arange(n_rows),
-        n_out=n_rows,
-    )
+    got = _row_window_of_one_series(values, 30, ["var", "std"], ddof=0)
     assert (got >= 0).all()
     constant = np.lib.stride_tricks.sliding_window_view(values, 30)
     constant = np.ptp(constant, axis=1) == 0
@@ -278,20 +260,7 @@ def test_variance_never_negative_and_zero_on_constant(rng):
 
 def test_single_value_std_is_exactly_zero():
     values = np.array([[np.nan], [3.3], [np.nan], [1e300]])
-    got = window_statistics(
-        values,
-        np.arange(4),
-        np.array([0, 4]),
-        [("rows", 2)],
-        n_lags=1,
-        closed="right",
-        stats=["std", "mean", "count"],
-        min_periods=1,
-        ddof=0,
-        fill_value=np.nan,
-        out_rows=np.arange(4),
-        n_out=4,
-    )
+    got = _row_window_of_one_series(values, 2, ["std", "mean", "count"], ddof=0)
     np.testing.assert_array_equal(
         got, [[np.nan, np.nan, 0], [0, 3.3, 1], [0, 3.3, 1], [0, 1e300, 1]]
     )
