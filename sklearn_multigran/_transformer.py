@@ -8,7 +8,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_multigran._granularity import parse_granularities
-from sklearn_multigran._kernels._dispatch import window_statistics
+from sklearn_multigran._kernels._dispatch import (
+    any_infinite,
+    rows_in_order,
+    window_statistics,
+)
 from sklearn_multigran._kernels._rolling import STAT_CODES
 from sklearn_multigran.utils._compat import (
     Interval,
@@ -20,6 +24,8 @@ from sklearn_multigran.utils._compat import (
 )
 
 _STATS = tuple(STAT_CODES)
+# how pandas' int64 view of datetimes holds NaT
+_NAT = np.iinfo(np.int64).min
 
 
 class GranularityTransformer(TransformerMixin, BaseEstimator):
@@ -216,10 +222,15 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 f"time_column and group_column are both {self.time_column!r}; they "
                 "must name two different columns."
             )
-        values, times, codes, keys, has_time = self._read_input(X, granularities, True)
-        self.granularities_ = granularities
+        values, times, codes, keys, time_source = self._read_input(
+            X, granularities, True
+        )
         order, group_starts = _sort_rows(times, codes, len(keys))
-        self._store_history(values, times, codes, keys, has_time, order, group_starts)
+        _check_no_nat(times, order, group_starts, time_source, 0)
+        self.granularities_ = granularities
+        self._store_history(
+            values, times, codes, keys, time_source, order, group_starts
+        )
         return values, times, order, group_starts
 
     def transform(self, X):
@@ -237,11 +248,11 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             Float64 features, granularity-major; see ``get_feature_names_out``.
         """
         check_is_fitted(self)
-        values, times, codes, keys, has_time = self._read_input(
+        values, times, codes, keys, time_source = self._read_input(
             X, self.granularities_, False
         )
         n_rows = values.shape[0]
-        context, context_codes = self._context_rows(times, codes, keys, has_time)
+        context, context_codes = self._context_rows(times, codes, keys, time_source)
         if context is not None:
             values = np.concatenate([self.history_values_[context], values])
             times = np.concatenate([self.history_times_[context], times])
@@ -252,6 +263,8 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         else:
             out_rows = None
         order, group_starts = _sort_rows(times, codes, len(keys))
+        # (after the NaT check, as rows with NaT could not pick up context)
+        _check_no_nat(times, order, group_starts, time_source, len(times) - n_rows)
         return self._window_statistics(values, times, order, group_starts, out_rows)
 
     def _window_statistics(self, values, times, order, group_starts, out_rows):
@@ -328,10 +341,12 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
     def _read_input(self, X, granularities, reset):
         """Validate ``X`` and split it into values, int64 ns times and group keys.
 
-        Returns ``(values, times, codes, keys, has_time)``: ``codes`` numbers each
-        row's series (0 for all without ``group_column``) and ``keys[code]`` is its
-        key. Without a time source ``times`` is the row position, so only row
-        windows are meaningful.
+        Returns ``(values, times, codes, keys, time_source)``: ``codes`` numbers
+        each row's series (0 for all without ``group_column``) and ``keys[code]`` is
+        its key. ``time_source`` names where the times came from, for error messages;
+        without one it is None and ``times`` is the row position, so only row
+        windows are meaningful. NaT stays in ``times`` as int64's minimum, for
+        ``_check_no_nat`` to find after sorting.
         """
         if type(X).__module__.startswith("polars"):
             # polars frames go through pandas: one copy, and one code path to test;
@@ -348,16 +363,13 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                         f"DataFrame or set {param}=None."
                     )
             values = validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=np.float64,
-                ensure_all_finite="allow-nan",
+                self, X, reset=reset, dtype=np.float64, ensure_all_finite=False
             )
+            _check_no_infinity(values, None)
             times = np.arange(values.shape[0], dtype=np.int64)
             codes = np.zeros(values.shape[0], dtype=np.int64)
             self._require_time_source(granularities, False)
-            return values, times, codes, np.array([None], dtype=object), False
+            return values, times, codes, np.array([None], dtype=object), None
 
         check_feature_names(self, X, reset=reset)
         check_n_features(self, X, reset=reset)
@@ -388,12 +400,6 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         else:
             raw_times = None
         if raw_times is not None:
-            if raw_times.hasnans:
-                position = int(np.flatnonzero(raw_times.isna())[0])
-                raise ValueError(
-                    f"{source} has NaT (first at row {position}); drop those rows "
-                    "or fill in their times."
-                )
             if raw_times.tz is not None:
                 raw_times = raw_times.tz_convert("UTC").tz_localize(None)
             if raw_times.unit != "ns":
@@ -403,6 +409,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         else:
             self._require_time_source(granularities, True)
             times = np.arange(len(X), dtype=np.int64)
+            source = None
 
         value_columns = [column for column in X.columns if column not in special]
         not_numeric = [
@@ -426,11 +433,12 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
         values = check_array(
             values,
-            ensure_all_finite="allow-nan",
+            ensure_all_finite=False,
             ensure_min_features=0,
             input_name="X",
             estimator=self,
         )
+        _check_no_infinity(values, value_columns)
 
         if self.group_column is not None:
             # factorize the column itself: far cheaper than hashing objects
@@ -446,7 +454,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         else:
             codes = np.zeros(len(X), dtype=np.int64)
             keys = np.array([None], dtype=object)
-        return values, times, codes, keys, raw_times is not None
+        return values, times, codes, keys, source
 
     def _require_time_source(self, granularities, is_frame):
         durations = [g.name for g in granularities if g.kind == "time"]
@@ -462,10 +470,12 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 "time_column, or give the windows as row counts (ints)."
             )
 
-    def _store_history(self, values, times, codes, keys, has_time, order, group_starts):
+    def _store_history(
+        self, values, times, codes, keys, time_source, order, group_starts
+    ):
         """Keep, per series, the rows the longest window can reach from its end."""
         keep = np.zeros(0, dtype=np.int64)
-        if has_time and len(times):
+        if time_source is not None and len(times):
             sorted_times = times if order is None else times[order]
             row_reach = max(
                 (g.size for g in self.granularities_ if g.kind == "rows"), default=0
@@ -491,14 +501,14 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         self.history_times_ = times[keep]
         self.history_groups_ = keys[codes[keep]]
 
-    def _context_rows(self, times, codes, keys, has_time):
+    def _context_rows(self, times, codes, keys, time_source):
         """History rows to prepend, and their series codes in the new input.
 
         A series gets its fitted tail when all its new rows come after the last
         fitted timestamp of that series; otherwise it is transformed on its own.
         Returns ``(None, None)`` when no history applies.
         """
-        if not has_time or not len(self.history_times_) or not len(times):
+        if time_source is None or not len(self.history_times_) or not len(times):
             return None, None
         if self.group_column is None:
             history_codes = np.zeros(len(self.history_times_), dtype=np.int64)
@@ -525,12 +535,47 @@ def _sort_rows(times, codes, n_groups):
     n_rows = len(times)
     if n_groups == 1:
         group_starts = np.array([0, n_rows], dtype=np.int64)
-        if n_rows < 2 or (times[1:] >= times[:-1]).all():
+        if rows_in_order(times):
             return None, group_starts
         return np.argsort(times, kind="stable"), group_starts
     counts = np.bincount(codes, minlength=n_groups)
     group_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    step = np.diff(codes)
-    if ((step > 0) | ((step == 0) & (times[1:] >= times[:-1]))).all():
+    if rows_in_order(times, codes):
         return None, group_starts
     return np.lexsort((times, codes)), group_starts
+
+
+def _check_no_nat(times, order, group_starts, time_source, n_context):
+    """Raise if a time is NaT, which ``times`` holds as int64's minimum.
+
+    The minimum sorts first, so after ordering by (group, time) a NaT can only be
+    a series' first row: the sortedness pass (needed anyway) makes a pass of its
+    own unnecessary. ``n_context`` history rows precede the input's rows.
+    """
+    if time_source is None or not len(times):
+        return
+    starts = group_starts[:-1][group_starts[:-1] < group_starts[1:]]
+    leading = times[starts] if order is None else times[order[starts]]
+    if (leading == _NAT).any():
+        position = int(np.flatnonzero(times == _NAT)[0]) - n_context
+        raise ValueError(
+            f"{time_source} has NaT (first at row {position}); drop those rows "
+            "or fill in their times."
+        )
+
+
+def _check_no_infinity(values, columns):
+    """Raise, naming the first row and column, if ``values`` hold inf or -inf.
+
+    One pass without temporaries (scikit-learn's ``ensure_all_finite="allow-nan"``
+    makes two); the message starts as scikit-learn's does.
+    """
+    if not any_infinite(values):
+        return
+    row, column = (int(k[0]) for k in np.nonzero(np.isinf(values)))
+    name = str(column) if columns is None else repr(columns[column])
+    raise ValueError(
+        f"Input X contains infinity (first at row {row}, column {name}); NaN marks "
+        "a missing value and is skipped, but inf is not allowed: replace it, for "
+        "example with NaN."
+    )

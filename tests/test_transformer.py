@@ -403,3 +403,54 @@ def test_bad_rows_errors_name_the_column():
         GranularityTransformer().fit(frame)
     with pytest.raises(ValueError, match="0 sample"):
         GranularityTransformer().fit(_frame()[["v"]].iloc[:0])
+
+
+@pytest.mark.parametrize("position", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_nat_error_gives_the_input_row(position, shuffled):
+    # NaT is found after sorting, where it leads its series: the row named must
+    # still be the input's, whatever the order and the series
+    frame = _frame().reset_index(names="when")
+    if shuffled:
+        frame = frame.iloc[[3, 0, 4, 2, 1]].reset_index(drop=True)
+    frame.loc[position, "when"] = pd.NaT
+    message = rf"has NaT \(first at row {position}\)"
+    with pytest.raises(ValueError, match="time_column='when' " + message):
+        GranularityTransformer(time_column="when", group_column="tag").fit(frame)
+    indexed = frame.set_index("when")[["v"]]
+    with pytest.raises(ValueError, match="the DatetimeIndex of X " + message):
+        GranularityTransformer().fit(indexed)
+
+
+def test_nat_error_in_transform_counts_rows_of_the_input_not_the_history():
+    # series "a" picks up its fitted tail as context rows ahead of the input;
+    # the NaT of series "b" must still be named by its row in the input
+    times = pd.date_range("2024-01-01", periods=10, freq="1h")
+    fitted = pd.DataFrame({"when": times, "tag": "a", "v": np.arange(10.0)})
+    gt = GranularityTransformer(("3h",), time_column="when", group_column="tag")
+    gt.fit(fitted)
+    later = pd.DataFrame(
+        {
+            "when": list(pd.date_range("2024-01-01 10:00", periods=3, freq="1h"))
+            + [pd.Timestamp("2024-01-01"), pd.NaT],
+            "tag": ["a", "a", "a", "b", "b"],
+            "v": np.arange(5.0),
+        }
+    )
+    with pytest.raises(ValueError, match=r"has NaT \(first at row 4\)"):
+        gt.transform(later)
+
+
+@pytest.mark.parametrize("as_frame", [True, False])
+def test_infinity_error_names_row_and_column(as_frame):
+    values = np.zeros((6, 3))
+    values[4, 1] = -np.inf
+    values[5, 0] = np.inf
+    values[1, 2] = np.nan  # NaN is allowed
+    X = pd.DataFrame(values, columns=["a", "b", "c"]) if as_frame else values
+    column = "'b'" if as_frame else "1"
+    with pytest.raises(
+        ValueError,
+        match=rf"Input X contains infinity \(first at row 4, column {column}\)",
+    ):
+        GranularityTransformer((2,)).fit(X)

@@ -7,6 +7,7 @@ input first and hand over plain arrays.
 import numpy as np
 
 from sklearn_multigran._config import NUM_THREADS
+from sklearn_multigran._kernels._checks import has_infinity, is_sorted_by_group_and_time
 from sklearn_multigran._kernels._rolling import (
     STAT_CODES,
     window_sweeps,
@@ -28,6 +29,19 @@ def _read_only(array, dtype):
     view = np.ascontiguousarray(array, dtype=dtype).view()
     view.flags.writeable = False
     return view
+
+
+def any_infinite(values):
+    """Whether ``values`` (any shape, any memory order) hold ``inf`` or ``-inf``."""
+    # ravel in memory order: a view of a C- or F-ordered array, no copy
+    return bool(has_infinity(_read_only(np.ravel(values, order="K"), np.float64)))
+
+
+def rows_in_order(times, codes=None):
+    """Whether rows are sorted by (``codes``, ``times``); ``codes=None``: one group."""
+    if codes is not None:
+        codes = _read_only(codes, np.int64)
+    return bool(is_sorted_by_group_and_time(_read_only(times, np.int64), codes))
 
 
 def window_statistics(
