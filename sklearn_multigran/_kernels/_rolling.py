@@ -44,6 +44,8 @@ Numerical choices
 * ``1 / k`` comes from a table rather than a division.
 """
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -221,6 +223,9 @@ def window_sweep(
         col_first = stat_cols[7]
         col_last = stat_cols[8]
     identity_rows = out_rows.shape[0] == 0
+    # one comparison for "fewer than min_periods values, or none" (two measured
+    # 2% dearer)
+    fewest = max(min_periods, 1)
     # a power-of-two ring lets a bit mask replace a modulo
     mask = ring.shape[0] - 1
 
@@ -325,7 +330,7 @@ def window_sweep(
         count = older_count + newer_count
         if col_count >= 0:
             out[dest, col_count] = count
-        if count < min_periods or count == 0:
+        if count < fewest:
             # every statistic but count is ``fill_value`` for too few values, and
             # the sum of no values is 0
             for col in (
@@ -379,7 +384,7 @@ def window_sweep(
                 std = fill_value
             else:
                 var = m2 * reciprocals[count - ddof]
-                std = np.sqrt(var)
+                std = math.sqrt(var)
             if col_var >= 0:
                 out[dest, col_var] = var
             if col_std >= 0:
