@@ -10,6 +10,7 @@ from sklearn_multigran._config import NUM_THREADS
 from sklearn_multigran._kernels._checks import has_infinity, is_sorted_by_group_and_time
 from sklearn_multigran._kernels._rolling import (
     STAT_CODES,
+    requested_statistics,
     window_sweeps,
     window_sweeps_parallel,
 )
@@ -143,8 +144,7 @@ def window_statistics(
         left_closed,
         right_closed,
         stat_codes,
-        # None compiles the kernels without sum, count, first and last
-        None if stat_codes.max(initial=0) <= STAT_CODES["max"] else True,
+        requested_statistics(stats),
         min_periods,
         ddof,
         float(fill_value),

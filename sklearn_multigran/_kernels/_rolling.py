@@ -138,6 +138,18 @@ _R_COUNT, _R_SUM, _R_SQUARES, _R_MIN, _R_MAX = range(5)
 _N_RINGS = 5
 
 
+def requested_statistics(stats):
+    """The ``requested`` argument of the sweeps for the statistic names ``stats``.
+
+    ``True`` at the code of each statistic asked for, ``None`` elsewhere. numba
+    types the tuple element by element, so every set of statistics gets its own
+    compiled sweeps (compiled on first use, about as long as the first call of all),
+    and each writes its statistics with no test at run time.
+    """
+    codes = {STAT_CODES[stat] for stat in stats}
+    return tuple(True if code in codes else None for code in range(_N_STATS))
+
+
 @njit(cache=NUMBA_CACHE, nogil=True, inline="always")
 def _squared_deviations(count, total, squares, reciprocals):
     """Mean and sum of squared deviations of ``count`` values from their sums.
@@ -160,7 +172,7 @@ def window_sweep(
     lo_offset,
     hi_offset,
     stat_cols,
-    extra_stats,
+    requested,
     min_periods,
     ddof,
     fill_value,
@@ -179,12 +191,13 @@ def window_sweep(
     stat_cols[code]]`` (``STAT_CODES``; -1 when not requested), for the sorted rows
     ``[row_lo, row_hi)``; an empty ``out_rows`` maps row ``i`` to output row ``i``.
     ``out_rows[i] == -1`` marks a context row (history from ``fit``) that feeds
-    windows but is not emitted. ``extra_stats`` is ``None`` when no statistic
-    beyond mean, std, var, min and max is requested, else ``True``. Row ``j`` is in
-    row ``i``'s window when ``key(i) -
-    lo_offset < key(j) <= key(i) - hi_offset``, with ``key`` the time for a time
-    window and the row itself for a row window: one pair of comparisons serves
-    every ``closed``.
+    windows but is not emitted. ``requested`` holds, for every code, ``True`` when
+    that statistic is requested and ``None`` when not: a tuple of types, so numba
+    compiles one sweep per set of statistics, each without the tests and the code
+    of the statistics it does not emit (see ``requested_statistics``). Row ``j`` is
+    in row ``i``'s window when ``key(i) - lo_offset < key(j) <= key(i) -
+    hi_offset``, with ``key`` the time for a time window and the row itself for a
+    row window: one pair of comparisons serves every ``closed``.
 
     The window ``[s, e)`` is split at ``boundary``: the older rows ``[s,
     boundary)`` are summarised by suffix summaries in ``ring`` (one per row,
@@ -199,9 +212,10 @@ def window_sweep(
     -1`` starts afresh, reading rows before ``row_lo`` as window context. Inside,
     the state lives in scalars, which the compiler keeps in registers: fusing all
     windows into one loop over rows with the state in arrays indexed by window
-    measured 5x slower. The loops over rows test no option: every summary is
-    kept whatever the statistics asked for, because a flag tested per row (even
-    a perfectly predicted one) measured dearer than the work it would save.
+    measured 5x slower. The loops over rows test no runtime option: every summary
+    is kept whatever the statistics asked for, because a flag tested per row (even
+    a perfectly predicted one) measured dearer than the work it would save; the
+    statistics written are fixed when the sweep is compiled.
     ``ring`` has a power-of-two length of at least the largest window's row
     count, and ``reciprocals`` (``1 / k`` at ``k``) one more entry than it.
     """
@@ -210,18 +224,21 @@ def window_sweep(
     col_var = stat_cols[2]
     col_min = stat_cols[3]
     col_max = stat_cols[4]
-    if extra_stats is None:
-        # compiled apart (numba prunes on ``None``): without the code for sum,
-        # count, first and last, the loop keeps fewer values live, ~6% faster
-        col_sum = -1
-        col_count = -1
-        col_first = -1
-        col_last = -1
-    else:
-        col_sum = stat_cols[5]
-        col_count = stat_cols[6]
-        col_first = stat_cols[7]
-        col_last = stat_cols[8]
+    col_sum = stat_cols[5]
+    col_count = stat_cols[6]
+    col_first = stat_cols[7]
+    col_last = stat_cols[8]
+    # constants once compiled (``x is not None`` on a None or bool type), so each
+    # test below vanishes with its branch: 6% faster than testing the columns
+    want_mean = requested[0] is not None
+    want_std = requested[1] is not None
+    want_var = requested[2] is not None
+    want_min = requested[3] is not None
+    want_max = requested[4] is not None
+    want_sum = requested[5] is not None
+    want_count = requested[6] is not None
+    want_first = requested[7] is not None
+    want_last = requested[8] is not None
     identity_rows = out_rows.shape[0] == 0
     # one comparison for "fewer than min_periods values, or none" (two measured
     # 2% dearer)
@@ -328,25 +345,27 @@ def window_sweep(
         r = s & mask
         older_count = int(ring[r, _R_COUNT]) if s < boundary else 0
         count = older_count + newer_count
-        if col_count >= 0:
+        if want_count:
             out[dest, col_count] = count
         if count < fewest:
             # every statistic but count is ``fill_value`` for too few values, and
             # the sum of no values is 0
-            for col in (
-                col_mean,
-                col_std,
-                col_var,
-                col_min,
-                col_max,
-                col_sum,
-                col_first,
-                col_last,
-            ):
-                if col >= 0:
-                    out[dest, col] = fill_value
-            if col_sum >= 0 and count >= min_periods:
-                out[dest, col_sum] = 0.0
+            if want_mean:
+                out[dest, col_mean] = fill_value
+            if want_std:
+                out[dest, col_std] = fill_value
+            if want_var:
+                out[dest, col_var] = fill_value
+            if want_min:
+                out[dest, col_min] = fill_value
+            if want_max:
+                out[dest, col_max] = fill_value
+            if want_sum:
+                out[dest, col_sum] = 0.0 if count >= min_periods else fill_value
+            if want_first:
+                out[dest, col_first] = fill_value
+            if want_last:
+                out[dest, col_last] = fill_value
             continue
         # Merge the two parts in the older part's frame: shifting the newer sums by
         # ``d`` is exact algebra, and both shifts are values of the window, so no
@@ -374,31 +393,31 @@ def window_sweep(
             # equal values: exactly their value and no spread, whatever the rounding
             mean = window_min
             m2 = 0.0
-        if col_sum >= 0:
+        if want_sum:
             out[dest, col_sum] = total
-        if col_mean >= 0:
+        if want_mean:
             out[dest, col_mean] = mean
-        if col_var >= 0 or col_std >= 0:
+        if want_var or want_std:
             if count <= ddof:
                 var = fill_value
                 std = fill_value
             else:
                 var = m2 * reciprocals[count - ddof]
                 std = math.sqrt(var)
-            if col_var >= 0:
+            if want_var:
                 out[dest, col_var] = var
-            if col_std >= 0:
+            if want_std:
                 out[dest, col_std] = std
-        if col_min >= 0:
+        if want_min:
             out[dest, col_min] = window_min
-        if col_max >= 0:
+        if want_max:
             out[dest, col_max] = window_max
-        if col_first >= 0:
+        if want_first:
             first = max(first, s)
             while np.isnan(x[first]):
                 first += 1
             out[dest, col_first] = x[first]
-        if col_last >= 0:
+        if want_last:
             out[dest, col_last] = x[last]
 
     istate[_I_GROUP] = group
@@ -435,7 +454,7 @@ def window_sweeps(
     left_closed,
     right_closed,
     stat_codes,
-    extra_stats,
+    requested,
     min_periods,
     ddof,
     fill_value,
@@ -497,7 +516,7 @@ def window_sweeps(
                 lo_offsets[task],
                 hi_offsets[task],
                 stat_cols[task],
-                extra_stats,
+                requested,
                 min_periods,
                 ddof,
                 fill_value,
@@ -523,7 +542,7 @@ def window_sweeps_parallel(
     left_closed,
     right_closed,
     stat_codes,
-    extra_stats,
+    requested,
     min_periods,
     ddof,
     fill_value,
@@ -547,7 +566,7 @@ def window_sweeps_parallel(
             left_closed,
             right_closed,
             stat_codes,
-            extra_stats,
+            requested,
             min_periods,
             ddof,
             fill_value,
