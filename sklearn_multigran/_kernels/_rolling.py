@@ -350,75 +350,69 @@ def window_sweep(
         if count < fewest:
             # every statistic but count is ``fill_value`` for too few values, and
             # the sum of no values is 0
-            if want_mean:
-                out[dest, col_mean] = fill_value
-            if want_std:
-                out[dest, col_std] = fill_value
-            if want_var:
-                out[dest, col_var] = fill_value
-            if want_min:
-                out[dest, col_min] = fill_value
-            if want_max:
-                out[dest, col_max] = fill_value
-            if want_sum:
-                out[dest, col_sum] = 0.0 if count >= min_periods else fill_value
-            if want_first:
-                out[dest, col_first] = fill_value
-            if want_last:
-                out[dest, col_last] = fill_value
-            continue
-        # Merge the two parts in the older part's frame: shifting the newer sums by
-        # ``d`` is exact algebra, and both shifts are values of the window, so no
-        # sum holds much more than the spread it measures.
-        newer_total = newer_sum + newer_compensation
-        if older_count > 0:
-            d = newer_shift - older_shift
-            total = ring[r, _R_SUM] + (newer_total + newer_count * d)
-            squares = ring[r, _R_SQUARES] + (
-                newer_squares + d * (2.0 * newer_total + newer_count * d)
-            )
-            window_min = min(ring[r, _R_MIN], newer_min)
-            window_max = max(ring[r, _R_MAX], newer_max)
-            shift = older_shift
+            mean = std = var = window_min = window_max = fill_value
+            first_value = last_value = fill_value
+            total = 0.0 if count >= min_periods else fill_value
         else:
-            total = newer_total
-            squares = newer_squares
-            window_min = newer_min
-            window_max = newer_max
-            shift = newer_shift
-        mean, m2 = _squared_deviations(count, total, squares, reciprocals)
-        mean += shift
-        total += count * shift
-        if window_min == window_max:
-            # equal values: exactly their value and no spread, whatever the rounding
-            mean = window_min
-            m2 = 0.0
+            # Merge the two parts in the older part's frame: shifting the newer sums
+            # by ``d`` is exact algebra, and both shifts are values of the window,
+            # so no sum holds much more than the spread it measures.
+            newer_total = newer_sum + newer_compensation
+            if older_count > 0:
+                d = newer_shift - older_shift
+                total = ring[r, _R_SUM] + (newer_total + newer_count * d)
+                squares = ring[r, _R_SQUARES] + (
+                    newer_squares + d * (2.0 * newer_total + newer_count * d)
+                )
+                window_min = min(ring[r, _R_MIN], newer_min)
+                window_max = max(ring[r, _R_MAX], newer_max)
+                shift = older_shift
+            else:
+                total = newer_total
+                squares = newer_squares
+                window_min = newer_min
+                window_max = newer_max
+                shift = newer_shift
+            mean, m2 = _squared_deviations(count, total, squares, reciprocals)
+            mean += shift
+            total += count * shift
+            if window_min == window_max:
+                # equal values: exactly their value and no spread, whatever the
+                # rounding
+                mean = window_min
+                m2 = 0.0
+            if count <= ddof:
+                var = fill_value
+                std = fill_value
+            elif want_var or want_std:
+                var = m2 * reciprocals[count - ddof]
+                std = math.sqrt(var)
+            else:
+                var = std = fill_value
+            if want_first:
+                first = max(first, s)
+                while np.isnan(x[first]):
+                    first += 1
+                first_value = x[first]
+            else:
+                first_value = fill_value
+            last_value = x[last] if want_last else fill_value
         if want_sum:
             out[dest, col_sum] = total
         if want_mean:
             out[dest, col_mean] = mean
-        if want_var or want_std:
-            if count <= ddof:
-                var = fill_value
-                std = fill_value
-            else:
-                var = m2 * reciprocals[count - ddof]
-                std = math.sqrt(var)
-            if want_var:
-                out[dest, col_var] = var
-            if want_std:
-                out[dest, col_std] = std
+        if want_var:
+            out[dest, col_var] = var
+        if want_std:
+            out[dest, col_std] = std
         if want_min:
             out[dest, col_min] = window_min
         if want_max:
             out[dest, col_max] = window_max
         if want_first:
-            first = max(first, s)
-            while np.isnan(x[first]):
-                first += 1
-            out[dest, col_first] = x[first]
+            out[dest, col_first] = first_value
         if want_last:
-            out[dest, col_last] = x[last]
+            out[dest, col_last] = last_value
 
     istate[_I_GROUP] = group
     istate[_I_G1] = g1
