@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from sklearn_multigran._granularity import parse_granularities
 from sklearn_multigran._kernels._dispatch import (
     any_infinite,
+    group_end_rows,
     rows_in_order,
     window_statistics,
 )
@@ -558,8 +559,8 @@ def _check_no_nat(times, order, group_starts, time_source, n_context):
     """
     if time_source is None or not len(times):
         return
-    starts = group_starts[:-1][group_starts[:-1] < group_starts[1:]]
-    leading = times[starts] if order is None else times[order[starts]]
+    firsts, _ = group_end_rows(group_starts)
+    leading = times[firsts] if order is None else times[order[firsts]]
     if (leading == _NAT).any():
         position = int(np.flatnonzero(times == _NAT)[0]) - n_context
         raise ValueError(

@@ -45,6 +45,12 @@ def rows_in_order(times, codes=None):
     return bool(is_sorted_by_group_and_time(_read_only(times, np.int64), codes))
 
 
+def group_end_rows(group_starts):
+    """The first and the last sorted row of every non-empty group."""
+    nonempty = group_starts[:-1] < group_starts[1:]
+    return group_starts[:-1][nonempty], group_starts[1:][nonempty] - 1
+
+
 def window_statistics(
     values,
     times,
@@ -120,9 +126,8 @@ def window_statistics(
         # the window arithmetic t - (lag + 1) * size must stay inside int64
         reach = (n_lags + 1) * int(sizes[is_time].max())
         # times are sorted within each group: its first and last rows bound it
-        starts = group_starts[:-1][group_starts[:-1] < group_starts[1:]]
-        ends = group_starts[1:][group_starts[:-1] < group_starts[1:]] - 1
-        extent = max(abs(int(times[starts].min())), abs(int(times[ends].max())))
+        firsts, lasts = group_end_rows(group_starts)
+        extent = max(abs(int(times[firsts].min())), abs(int(times[lasts].max())))
         if reach + extent >= 2**62:
             raise ValueError(
                 f"granularities times n_lags={n_lags} reach {reach} time units back "
