@@ -737,12 +737,8 @@ def build_report(args, shapes, results, cold, checks, means_agree, facts):
     )
     # every run, the ones redone for the hypervisor's steal included
     every = {
-        key: [
-            seconds
-            for run in runs
-            for seconds in [run["seconds"]]
-            + [r["seconds"] for r in run.get("redone", [])]
-        ]
+        key: [run["seconds"] for run in runs]
+        + [r["seconds"] for run in runs for r in run.get("redone", [])]
         for key, runs in results.items()
     }
     n_redone = {key: len(seconds) - len(results[key]) for key, seconds in every.items()}
