@@ -18,7 +18,7 @@ from scipy import linalg
 from scipy.linalg.blas import dsyrk
 from threadpoolctl import threadpool_limits
 
-from sklearn_multigran._blend import blend_gram
+from sklearn_multigran._blend import blend_gram, sharing_root
 
 # Rows per chunk in the passes over X: about 4 MiB of float64 per chunk buffer, so the
 # centred copy stays in cache between being written and being read by the BLAS call,
@@ -218,6 +218,56 @@ def solve_blend(gram, cross, sharing, alpha, n_blocks, n_per_block):
         # alpha > 0 makes the system positive definite; Cholesky is what Ridge's
         # default dense solver uses too.
         return linalg.solve(blended, rhs, assume_a="pos").T
+
+
+def reduce_target_rank(gamma, cross, sharing, n_blocks, n_per_block, rank):
+    """Project a ridge solution on ``Z R`` to the best one of rank ``rank``.
+
+    Reduced-rank ridge regression (Mukherjee & Zhu, 2011): among coefficient
+    matrices ``gamma`` of rank at most ``r``, the penalised squared error
+    ``|Y - Z R gamma^T|^2 + alpha |gamma|^2`` is least at ``V_r V_r^T gamma_hat``,
+    where ``gamma_hat`` is the full-rank solution and ``V_r`` holds the ``r``
+    leading eigenvectors of the fitted values' cross-product on the augmented data
+    ``[Z R; sqrt(alpha) I]``,
+
+    ``F = gamma_hat (R K R + alpha I) gamma_hat^T = gamma_hat R c``
+
+    (the second form because ``gamma_hat`` solves the normal equations), so ``F``
+    comes from the Gram statistics alone. The problem is a least-squares one in the
+    augmented data, which is why the Eckart-Young truncation of its fitted values is
+    exact.
+
+    Parameters
+    ----------
+    gamma : ndarray of shape (n_targets, P)
+        Full-rank solution from :func:`solve_blend`.
+    cross : ndarray of shape (P, n_targets)
+        ``Z^T W y``, block-major, as passed to :func:`solve_blend`.
+    sharing : float in [0, 1]
+    n_blocks, n_per_block : int
+    rank : int >= 1
+        At least ``n_targets`` leaves ``gamma`` as it is.
+
+    Returns
+    -------
+    gamma : ndarray of shape (n_targets, P)
+        The rank-``min(rank, n_targets)`` solution.
+    components : ndarray of shape (min(rank, n_targets), n_targets)
+        Orthonormal rows spanning the targets' subspace, leading first.
+    """
+    n_targets = gamma.shape[0]
+    rank = min(rank, n_targets)
+    n_free = gamma.shape[1] - n_blocks * n_per_block
+    with _one_blas_thread():
+        blended_cross = sharing_root(sharing, n_blocks, n_per_block, n_free) @ cross
+        fitted_cross = gamma @ blended_cross
+        # symmetric in exact arithmetic; average away the rounding for eigh
+        fitted_cross = 0.5 * (fitted_cross + fitted_cross.T)
+        _, eigvecs = linalg.eigh(
+            fitted_cross, subset_by_index=[n_targets - rank, n_targets - 1]
+        )
+    components = eigvecs[:, ::-1].T
+    return components.T @ (components @ gamma), components
 
 
 def _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block):

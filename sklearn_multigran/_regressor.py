@@ -13,6 +13,7 @@ from sklearn_multigran._linear import (
     SHARING_GRID,
     candidate_scores,
     gram_statistics,
+    reduce_target_rank,
     solve_blend,
 )
 from sklearn_multigran._mlp import (
@@ -136,6 +137,18 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         centred (as ``StandardScaler(with_mean=False)``), the targets are not
         centred, and ``intercept_`` is 0.
 
+    target_rank : int >= 1 or None, default=None
+        Linear only. With several targets (a forecast's horizons, say), constrain
+        the coefficient matrix to this rank: every prediction is then the targets'
+        mean plus a combination of ``target_rank`` fixed target profiles
+        (``target_components_``), the reduced-rank ridge regression of Mukherjee
+        and Zhu (2011). The fit is the exact minimiser of the same penalised
+        squared error under that constraint, computed from the full-rank one at the
+        cost of one eigendecomposition of size ``n_targets``. ``"auto"`` values of
+        ``sharing`` and ``alpha`` are chosen at full rank first. ``None``, or a
+        rank of at least ``n_targets``, leaves the fit unconstrained. See
+        :ref:`the user guide <multigranularity_regressor_target_rank>`.
+
     hidden_layer_sizes : array-like of int, default=(32,)
         Hidden layers of each block's MLP. MLP only, as are the parameters below.
 
@@ -222,6 +235,12 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
 
     alpha_candidates_ : ndarray of shape (n_alpha_candidates,)
         The alpha values scored. Only set with ``"auto"``.
+
+    target_components_ : ndarray of shape (min(target_rank, n_targets), n_targets)
+        Orthonormal target profiles spanning the predictions around the targets'
+        mean (around 0 without intercept), leading first: the leading eigenvectors
+        of the penalised fitted values' cross-product. Only set when
+        ``target_rank`` is not None.
 
     shared_coefs_, own_coefs_, coefs_ : list of ndarray
         MLP only: per layer, the shared weights ``(fan_in, fan_out)``, the own and
@@ -321,6 +340,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         ],
         "fit_intercept": ["boolean"],
         "criterion": [StrOptions({"evidence", "gcv"})],
+        "target_rank": [Interval(Integral, 1, None, closed="left"), None],
         **NETWORK_PARAMETER_CONSTRAINTS,
     }
 
@@ -333,6 +353,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         blocks="auto",
         fit_intercept=True,
         criterion="evidence",
+        target_rank=None,
         hidden_layer_sizes=(32,),
         activation="relu",
         solver="lbfgs",
@@ -352,6 +373,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         self.blocks = blocks
         self.fit_intercept = fit_intercept
         self.criterion = criterion
+        self.target_rank = target_rank
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -485,6 +507,10 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         gamma = solve_blend(
             gram, cross, self.sharing_, self.alpha_, n_blocks, n_per_block
         )
+        if self.target_rank is not None:
+            gamma, self.target_components_ = reduce_target_rank(
+                gamma, cross, self.sharing_, n_blocks, n_per_block, self.target_rank
+            )
         shared, own, free, effective = split_coefficients(
             gamma, self.sharing_, n_blocks, n_per_block
         )
@@ -506,6 +532,12 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         self.n_iter_ = 1
 
     def _fit_mlp(self, X, Y, sample_weight, layout):
+        if self.target_rank is not None:
+            raise ValueError(
+                f"target_rank={self.target_rank!r} needs submodel='linear', whose "
+                "closed form the rank constraint projects; got submodel='mlp'. Pass "
+                "target_rank=None, or use the linear submodel."
+            )
         params = network_params(self, linear=False)
         self.sharing_ = float(self.sharing) if layout.n_blocks else 0.0
         self.alpha_ = float(self.alpha)

@@ -11,6 +11,7 @@ ESTIMATORS = [
     MultiGranularityRegressor(),
     MultiGranularityRegressor(sharing="auto", alpha="auto"),
     MultiGranularityRegressor(sharing=0.3, alpha=0.5, blocks=1, fit_intercept=False),
+    MultiGranularityRegressor(alpha="auto", target_rank=1),
 ]
 
 

@@ -211,15 +211,16 @@ def test_log_evidence_is_the_gaussian_marginal_likelihood(fit_intercept, rng):
         {"sharing": "auto", "alpha": "auto"},
         {"sharing": "auto", "alpha": "auto", "criterion": "gcv"},
         {"sharing": 0.7, "alpha": 1.0, "fit_intercept": False},
+        {"sharing": "auto", "alpha": "auto", "target_rank": 2},
     ],
 )
 def test_sample_weights_equal_row_repetition(params, rng):
-    X, y = _problem(rng, n=30, G=2, p=2, q=1)
+    X, y = _problem(rng, n=30, G=2, p=2, q=1, n_targets=4)
     X[rng.uniform(size=X.shape) < 0.05] = np.nan
     w = rng.integers(0, 4, len(y))
     reg = MultiGranularityRegressor(blocks=_blocks(2, 2), **params)
     weighted = clone(reg).fit(X, y, sample_weight=w)
-    repeated = clone(reg).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    repeated = clone(reg).fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))
     assert (weighted.sharing_, weighted.alpha_) == (repeated.sharing_, repeated.alpha_)
     assert_allclose(weighted.coef_, repeated.coef_, **TOL)
     assert_allclose(weighted.intercept_, repeated.intercept_, **TOL)
@@ -391,6 +392,8 @@ def test_block_errors(params, n_features, match, rng):
         ({"blocks": "granularity"}, "'blocks' parameter"),
         ({"blocks": 0}, "'blocks' parameter"),
         ({"criterion": "loo"}, "'criterion' parameter"),
+        ({"target_rank": 0}, "'target_rank' parameter"),
+        ({"target_rank": 1.5}, "'target_rank' parameter"),
     ],
 )
 def test_parameter_errors(params, match, rng):
@@ -421,6 +424,122 @@ def test_auto_with_too_few_samples_says_so(criterion, rng):
     # fixed values fit a single sample, as Ridge does
     reg = MultiGranularityRegressor().fit(X, [1.0])
     assert_allclose(reg.predict(X), [1.0])
+
+
+# --- reduced target rank ------------------------------------------------------------
+
+
+def _augmented_ridge(X, Y, sharing, alpha, G, p, fit_intercept):
+    """The explicit augmented design of the blend, centred, and its ridge solution."""
+    Z = StandardScaler(with_mean=fit_intercept).fit_transform(X)
+    A = augmented(Z, sharing, G, p)
+    y_mean = Y.mean(axis=0) if fit_intercept else np.zeros(Y.shape[1])
+    A = A - A.mean(axis=0) if fit_intercept else A
+    ridge = Ridge(alpha=alpha, fit_intercept=False).fit(A, Y - y_mean)
+    return A, y_mean, ridge.coef_.T  # (n_aug, n_targets)
+
+
+def _rank_objective(A, Yc, alpha, theta):
+    return ((Yc - A @ theta) ** 2).sum() + alpha * (theta**2).sum()
+
+
+@pytest.mark.parametrize("sharing", [0.0, 0.4, 1.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("rank", [1, 2, 4])
+def test_target_rank_is_the_truncated_svd_of_the_augmented_fit(
+    sharing, fit_intercept, rank, rng
+):
+    # Mukherjee & Zhu's recipe written out: ridge on the explicit augmented design,
+    # SVD of its fitted values on the data stacked with sqrt(alpha) I, keep the
+    # leading r right singular vectors.
+    G, p, q, alpha = 3, 2, 2, 4.0
+    X, Y = _problem(rng, n=50, G=G, p=p, q=q, n_targets=6)
+    reg = MultiGranularityRegressor(
+        sharing=sharing,
+        alpha=alpha,
+        blocks=_blocks(G, p),
+        fit_intercept=fit_intercept,
+        target_rank=rank,
+    ).fit(X, Y)
+    A, y_mean, theta = _augmented_ridge(X, Y, sharing, alpha, G, p, fit_intercept)
+    stacked = np.vstack([A, np.sqrt(alpha) * np.eye(A.shape[1])])
+    _, _, Vt = np.linalg.svd(stacked @ theta, full_matrices=False)
+    projector = Vt[:rank].T @ Vt[:rank]
+    assert_allclose(reg.predict(X), y_mean + A @ theta @ projector, **TOL)
+    components = reg.target_components_
+    assert components.shape == (rank, 6)
+    assert_allclose(components @ components.T, np.eye(rank), atol=1e-10)
+    assert_allclose(components.T @ components, projector, atol=1e-8)
+    assert np.linalg.matrix_rank(reg.coef_, tol=1e-8) == rank
+    theta_r = np.concatenate(
+        [reg.shared_coef_, reg.own_coef_.reshape(6, -1), reg.free_coef_], axis=1
+    ).T
+    assert_allclose(theta_r, theta @ projector, **TOL)
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_target_rank_minimises_the_objective_among_low_rank_fits(rank, rng):
+    # Alternating least squares on theta = U W^T, a search that knows nothing of
+    # eigenvectors, reaches the same minimum, and no random rank-r projection of the
+    # full fit does better.
+    G, p, q, sharing, alpha = 2, 3, 1, 0.5, 2.0
+    X, Y = _problem(rng, n=40, G=G, p=p, q=q, n_targets=5)
+    Y = Y + 3 * rng.standard_normal(Y.shape)
+    reg = MultiGranularityRegressor(
+        sharing=sharing, alpha=alpha, blocks=_blocks(G, p), target_rank=rank
+    ).fit(X, Y)
+    A, y_mean, theta = _augmented_ridge(X, Y, sharing, alpha, G, p, True)
+    Yc = Y - y_mean
+    theta_r = np.concatenate(
+        [reg.shared_coef_, reg.own_coef_.reshape(5, -1), reg.free_coef_], axis=1
+    ).T
+    ours = _rank_objective(A, Yc, alpha, theta_r)
+
+    W = np.linalg.qr(rng.standard_normal((5, rank)))[0]
+    penalised = A.T @ A + alpha * np.eye(A.shape[1])
+    for _ in range(2000):
+        U = np.linalg.solve(penalised, A.T @ Yc @ W)
+        W, R = np.linalg.qr(np.linalg.solve(U.T @ penalised @ U, U.T @ A.T @ Yc).T)
+    als = _rank_objective(A, Yc, alpha, np.linalg.solve(penalised, A.T @ Yc @ W) @ W.T)
+    assert ours <= als * (1 + 1e-10)
+    assert_allclose(ours, als, rtol=1e-7)
+    for _ in range(20):
+        Q = np.linalg.qr(rng.standard_normal((5, rank)))[0]
+        assert ours <= _rank_objective(A, Yc, alpha, theta @ Q @ Q.T)
+    assert ours >= _rank_objective(A, Yc, alpha, theta)
+
+
+def test_lower_ranks_project_the_full_fit_on_its_leading_components(rng):
+    # One fit with every component gives every lower rank: the leading r profiles do
+    # not depend on r.
+    X, Y = _problem(rng, n=50, n_targets=7)
+    params = {"sharing": "auto", "alpha": "auto", "blocks": _blocks(3, 3)}
+    full = MultiGranularityRegressor(target_rank=7, **params).fit(X, Y)
+    plain = MultiGranularityRegressor(**params).fit(X, Y)
+    assert_allclose(full.predict(X), plain.predict(X), **TOL)
+    y_mean = Y.mean(axis=0)
+    for rank in range(1, 7):
+        reg = MultiGranularityRegressor(target_rank=rank, **params).fit(X, Y)
+        # "auto" is chosen at full rank, whatever the rank
+        assert (reg.sharing_, reg.alpha_) == (plain.sharing_, plain.alpha_)
+        V = full.target_components_[:rank]
+        assert_allclose(
+            reg.predict(X), y_mean + (plain.predict(X) - y_mean) @ V.T @ V, **TOL
+        )
+
+
+def test_target_rank_with_one_target_changes_nothing(rng):
+    X, y = _problem(rng)
+    reg = MultiGranularityRegressor(blocks=_blocks(3, 3), target_rank=1).fit(X, y)
+    ref = MultiGranularityRegressor(blocks=_blocks(3, 3)).fit(X, y)
+    assert_allclose(reg.predict(X), ref.predict(X), **TOL)
+    assert_allclose(np.abs(reg.target_components_), [[1.0]])
+
+
+def test_target_rank_is_refused_for_the_mlp(rng):
+    X = rng.standard_normal((20, 4))
+    with pytest.raises(ValueError, match="target_rank=2 needs submodel='linear'"):
+        MultiGranularityRegressor(submodel="mlp", target_rank=2).fit(X, X[:, :3])
 
 
 # --- recovery of partly shared coefficients ------------------------------------------
