@@ -327,6 +327,15 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
     >>> reg.predict_contributions(X[:2]).round(2)  # g0, g1, g2, free
     array([[-1.38,  1.22, -0.68,  0.  ],
            [-1.32, -3.32, -0.58,  0.  ]])
+
+    Several targets whose coefficient vectors share one profile:
+
+    >>> Y = np.column_stack([y, 2 * y, -y])
+    >>> low = MultiGranularityRegressor(target_rank=1).fit(X, Y)
+    >>> low.target_components_.shape
+    (1, 3)
+    >>> int(np.linalg.matrix_rank(low.coef_))
+    1
     """
 
     _parameter_constraints: dict = {
