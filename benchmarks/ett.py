@@ -1095,14 +1095,16 @@ def _rank_code(rank, horizon):
 def select_reduced_rank(split, candidates, short):
     """The two reduced-rank procedures; the test is predicted for the choices only."""
     linear = [c for c in candidates if c.rank_predict is not None]
-    ranks = ranks_for(split.horizon)
-    scored = []  # (val MSE, candidate, rank) of every pair
+    chosen = []  # (candidate, its lowest-val rank, that val MSE), first rank on ties
     for cand in linear:
-        for rank in ranks:
-            pred = cand.rank_predict("val", rank)
-            scored.append((mse_mae(pred, split.Y_val)[0], cand, rank))
+        val_mse, rank = min(
+            (mse_mae(cand.rank_predict("val", r), split.Y_val)[0], r)
+            for r in ranks_for(split.horizon)
+        )
+        chosen.append((cand, rank, val_mse))
     out = {}
-    val_mse, cand, rank = min(scored, key=lambda t: t[0])
+    # the lowest pair overall is the lowest of the candidates' own best pairs
+    cand, rank, val_mse = min(chosen, key=lambda t: t[2])
     code = short[cand.entry] + FEATURE_CODES[cand.label]
     out["reduced rank: lowest val MSE"] = Result(
         val_mse,
@@ -1114,11 +1116,7 @@ def select_reduced_rank(split, candidates, short):
             "pick": f"{code}, rank {_rank_code(rank, split.horizon)}",
         },
     )
-    own = {}  # each candidate's lowest-val rank
-    for score, cand, rank in scored:
-        if id(cand) not in own or score < own[id(cand)][0]:
-            own[id(cand)] = (score, rank)
-    chosen = [(cand, own[id(cand)][1]) for cand in linear]
+    chosen = [(cand, rank) for cand, rank, _ in chosen]
     val_pred = sum(cand.rank_predict("val", r) for cand, r in chosen) / len(chosen)
     test_pred = sum(cand.rank_predict("test", r) for cand, r in chosen) / len(chosen)
     picked = sorted({r for _, r in chosen})
