@@ -5,6 +5,7 @@ granularities; the models learn one submodel per granularity whose coefficients 
 a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_own``.
 """
 
+from sklearn_multigran._calendar import CalendarFeatures
 from sklearn_multigran._classifier import MultiGranularityClassifier
 from sklearn_multigran._forecast import (
     LastValueRelative,
@@ -18,6 +19,7 @@ from sklearn_multigran._transformer import GranularityTransformer
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CalendarFeatures",
     "GranularityTransformer",
     "LastValueRelative",
     "MultiGranularityClassifier",

@@ -42,13 +42,13 @@ def duration_alias(nanoseconds):
     raise AssertionError("unreachable: every integer is a multiple of 1 ns")
 
 
-def parse_granularities(granularities):
+def parse_granularities(granularities, param="granularities"):
     """Turn the ``granularities`` parameter into a list of :class:`Granularity`.
 
     Ints are row counts, named ``str(k)``; strings are durations parsed by
     ``pandas.Timedelta`` and keep the name as given; ``Timedelta``,
     ``datetime.timedelta`` and ``numpy.timedelta64`` are durations named by their
-    short alias.
+    short alias. ``param`` names the parameter in error messages.
 
     >>> parse_granularities(["15min", 4, pd.Timedelta(hours=1)])
     [Granularity(name='15min', kind='time', size=900000000000), \
@@ -59,26 +59,26 @@ Granularity(name='1h', kind='time', size=3600000000000)]
         granularities
     ):
         raise ValueError(
-            f"granularities={granularities!r} must be a list or tuple of "
+            f"{param}={granularities!r} must be a list or tuple of "
             "granularities, e.g. ('1h', '1D') or (4, 24)."
         )
     granularities = list(granularities)
     if not granularities:
         raise ValueError(
-            "granularities is empty; give at least one, e.g. ('1h', '1D') or (4, 24)."
+            f"{param} is empty; give at least one, e.g. ('1h', '1D') or (4, 24)."
         )
     parsed = []
     for spec in granularities:
         if isinstance(spec, (bool, np.bool_)):
             raise ValueError(
-                f"granularities contains {spec!r}; a granularity is a positive int "
+                f"{param} contains {spec!r}; a granularity is a positive int "
                 "(rows) or a duration such as '1h'."
             )
         if isinstance(spec, numbers.Integral) and not isinstance(spec, np.timedelta64):
             size = int(spec)
             if size <= 0:
                 raise ValueError(
-                    f"granularities contains {size}; a row window must be a "
+                    f"{param} contains {size}; a row window must be a "
                     "positive number of rows."
                 )
             parsed.append(Granularity(str(size), "rows", size))
@@ -88,7 +88,7 @@ Granularity(name='1h', kind='time', size=3600000000000)]
                 delta = pd.Timedelta(spec)
             except (ValueError, TypeError) as exc:
                 raise ValueError(
-                    f"granularities contains {spec!r}, which is not a duration "
+                    f"{param} contains {spec!r}, which is not a duration "
                     f"pandas can parse ({exc}); use e.g. '15min', '1h' or '1D', or "
                     "an int for a window counted in rows."
                 ) from None
@@ -98,14 +98,12 @@ Granularity(name='1h', kind='time', size=3600000000000)]
             name = None
         else:
             raise ValueError(
-                f"granularities contains {spec!r} of type {type(spec).__name__}; a "
+                f"{param} contains {spec!r} of type {type(spec).__name__}; a "
                 "granularity is a positive int (rows), a duration string such as "
                 "'1h', or a pandas.Timedelta."
             )
         if delta is pd.NaT or delta.value <= 0:
-            raise ValueError(
-                f"granularities contains {spec!r}; a duration must be positive."
-            )
+            raise ValueError(f"{param} contains {spec!r}; a duration must be positive.")
         size = int(delta.value)
         parsed.append(Granularity(name or duration_alias(size), "time", size))
 
@@ -113,19 +111,19 @@ Granularity(name='1h', kind='time', size=3600000000000)]
         for second in parsed[i + 1 :]:
             if first.kind == second.kind and first.size == second.size:
                 raise ValueError(
-                    f"granularities {granularities[parsed.index(first)]!r} and "
+                    f"{param} {granularities[parsed.index(first)]!r} and "
                     f"{granularities[parsed.index(second)]!r} are the same window; "
                     "remove one of them."
                 )
             if first.name == second.name:
                 raise ValueError(
-                    f"granularities {first.name!r} (rows) and {second.name!r} name "
+                    f"{param} {first.name!r} (rows) and {second.name!r} name "
                     "two windows alike; give the duration another spelling."
                 )
     for granularity in parsed:
         if "__" in granularity.name:
             raise ValueError(
-                f"granularity name {granularity.name!r} contains '__', which "
+                f"{param} name {granularity.name!r} contains '__', which "
                 "separates the parts of feature names; spell it without '__'."
             )
     return parsed
