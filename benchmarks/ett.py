@@ -665,7 +665,7 @@ def mgr_features(split, label):
 
 
 def _mgr_model(regressor, columns):
-    from sklearn_multigran._forecast import LastValueRelative
+    from sklearn_multigran.forecasting import LastValueRelative
 
     location = [c for c in columns if "__std__" not in c]
     return LastValueRelative(

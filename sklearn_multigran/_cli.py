@@ -554,9 +554,9 @@ def run_forecast(
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    from sklearn_multigran._forecast import make_horizon_targets
     from sklearn_multigran._regressor import MultiGranularityRegressor
     from sklearn_multigran._transformer import GranularityTransformer
+    from sklearn_multigran.forecasting import make_horizon_targets
 
     progress = progress or (lambda message: None)
     start = time.perf_counter()
@@ -710,7 +710,7 @@ def _contribution_shares(model, X):
 def _plot_data(series, test, horizon, predictions):
     """The plotted series' last ``PLOT_PATHS`` forecasts, one horizon apart, and its
     truth from ``2 * horizon`` steps before the first of them."""
-    from sklearn_multigran._forecast import horizon_frame
+    from sklearn_multigran.forecasting import horizon_frame
 
     frame, step = series.frame, series.step
     times = frame[series.time].to_numpy()

@@ -23,6 +23,7 @@ from sklearn_multigran.utils._compat import (
     check_n_features,
     validate_data,
 )
+from sklearn_multigran.utils._time import datetime_ns, factorize_groups
 
 _STATS = tuple(STAT_CODES)
 # how pandas' int64 view of datetimes holds NaT
@@ -401,12 +402,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         else:
             raw_times = None
         if raw_times is not None:
-            if raw_times.tz is not None:
-                raw_times = raw_times.tz_convert("UTC").tz_localize(None)
-            if raw_times.unit != "ns":
-                # (converting an index already in nanoseconds would copy it)
-                raw_times = raw_times.as_unit("ns")
-            times = np.asarray(raw_times.asi8, dtype=np.int64)
+            times = datetime_ns(raw_times)
         else:
             self._require_time_source(granularities, True)
             times = np.arange(len(X), dtype=np.int64)
@@ -443,14 +439,13 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
         if self.group_column is not None:
             # factorize the column itself: far cheaper than hashing objects
-            codes, keys = pd.factorize(X[self.group_column], sort=False)
-            if (codes < 0).any():
-                position = int(np.flatnonzero(codes < 0)[0])
-                raise ValueError(
-                    f"group_column={self.group_column!r} is missing at row "
-                    f"{position}; every row must name its series."
-                )
-            codes = codes.astype(np.int64, copy=False)
+            codes, keys = factorize_groups(
+                X[self.group_column],
+                lambda row: (
+                    f"group_column={self.group_column!r} is missing at row {row}; "
+                    "every row must name its series."
+                ),
+            )
             keys = np.asarray(keys, dtype=object)
         else:
             codes = np.zeros(len(X), dtype=np.int64)
