@@ -14,11 +14,21 @@
 
 from sklearn_multigran.forecasting._horizon import horizon_frame, make_horizon_targets
 from sklearn_multigran.forecasting._relative import LastValueRelative
+from sklearn_multigran.forecasting._selection import (
+    block_standard_error,
+    predict_at_rank,
+    reduced_rank_coef,
+    select_one_standard_error,
+)
 from sklearn_multigran.forecasting._split import HorizonTimeSeriesSplit
 
 __all__ = [
     "HorizonTimeSeriesSplit",
     "LastValueRelative",
+    "block_standard_error",
     "horizon_frame",
     "make_horizon_targets",
+    "predict_at_rank",
+    "reduced_rank_coef",
+    "select_one_standard_error",
 ]

@@ -149,6 +149,14 @@ class LastValueRelative(RegressorMixin, BaseEstimator):
                     mask[self._column_position(column, "relative_columns")] = True
         self.relative_mask_ = mask
 
+    def _last_values(self, X):
+        """The last-value column of a new ``X``, validated as ``predict`` does."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan"
+        )
+        return X[:, self.last_value_index_]
+
     def _relative(self, X):
         last = X[:, self.last_value_index_].copy()
         X = X.copy()
