@@ -4,7 +4,9 @@ import contextlib
 import io
 import re
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sklearn_multigran import __main__ as entry_point
@@ -227,3 +229,107 @@ def test_progress_goes_to_stderr(csv, capsys):
     assert "] fold" not in captured.out
     assert main(csv_args(csv, "--no-plot")) == 0  # short: silent
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------------------
+# Inputs that used to end in a traceback or a silent drop
+# --------------------------------------------------------------------------------------
+
+
+def _fails_with(capsys, argv, message):
+    """``main(argv)`` exits 2 with one line on stderr matching ``message``."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert re.match(rf"{re.escape(PROG)}: error: {message}", captured.err), captured.err
+
+
+def test_series_shorter_than_the_horizon_is_one_line(tmp_path, capsys):
+    path = tmp_path / "short.csv"
+    hourly_frame(n_rows=10).to_csv(path, index=False)
+    argv = ["--csv", str(path), "--time", "when", "--target", "value", "--no-plot"]
+    _fails_with(
+        capsys,
+        argv,
+        r"--horizon 24 is longer than the data: the longest series of short\.csv "
+        r"has 10 steps.*use --horizon <= 9",
+    )
+    path = tmp_path / "data.csv"
+    hourly_frame().to_csv(path, index=False)
+    argv = ["--csv", str(path), "--time", "when", "--target", "value", "--no-plot"]
+    _fails_with(capsys, [*argv, "--horizon", "5000"], r"--horizon 5000 is longer")
+
+
+def test_header_only_csv_says_it_has_no_rows(tmp_path, capsys):
+    path = tmp_path / "empty.csv"
+    path.write_text("when,value\n")
+    _fails_with(
+        capsys,
+        ["--csv", str(path), "--time", "when", "--target", "value"],
+        r"empty\.csv has no data rows, only a header",
+    )
+
+
+def test_output_that_is_a_directory_is_refused_even_with_force(csv, capsys):
+    _fails_with(
+        capsys,
+        csv_args(csv, "--output", str(csv.parent), "--force"),
+        rf"--output {re.escape(str(csv.parent))} is a directory; name a file",
+    )
+
+
+def test_unwritable_output_directory_is_refused_before_the_run(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        target = locked
+        try:
+            (locked / "probe").touch()  # root writes anyway: use /sys instead
+            (locked / "probe").unlink()
+            target = Path("/sys")
+        except PermissionError:
+            pass
+        if target == Path("/sys") and not target.is_dir():
+            pytest.skip("no unwritable directory to try")
+        path = tmp_path / "data.csv"
+        hourly_frame().to_csv(path, index=False)
+        _fails_with(
+            capsys,
+            csv_args(path, "--output", str(target / "plot.png")),
+            rf"--output {re.escape(str(target))}/plot\.png: cannot write in ",
+        )
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_format_follows_its_suffix(csv, capsys):
+    output = csv.parent / "plot.pdf"
+    assert main(csv_args(csv, "--output", str(output))) == 0
+    assert output.read_bytes()[:5] == b"%PDF-"
+    output = csv.parent / "plot.svg"
+    assert main(csv_args(csv, "--output", str(output))) == 0
+    assert b"<svg" in output.read_bytes()[:500]
+    capsys.readouterr()
+    _fails_with(
+        capsys,
+        csv_args(csv, "--output", str(csv.parent / "plot.xyz")),
+        r"--output .*plot\.xyz: matplotlib cannot write \.xyz files; use one of .*"
+        r"\.pdf",
+    )
+
+
+def test_panel_series_too_short_for_an_origin_are_named(tmp_path, capsys):
+    long = hourly_frame().assign(site="north")
+    short = hourly_frame(n_rows=30, seed=1).assign(site="tiny")
+    path = tmp_path / "panel.csv"
+    pd.concat([long, short]).to_csv(path, index=False)
+    assert main(csv_args(path, "--group", "site", "--no-plot")) == 0
+    out = capsys.readouterr().out
+    assert "left out: series 'tiny' (30 rows), too short for one forecast origin" in (
+        out
+    )
+    assert "'north'" not in out.split("left out:")[1].splitlines()[0]

@@ -6,6 +6,7 @@ plot ``_report``.
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from sklearn_multigran._cli._read import (
@@ -117,8 +118,9 @@ def build_parser():
     output = parser.add_argument_group("output")
     output.add_argument(
         "--output",
-        metavar="PNG",
-        help=f"where to write the plot. Default: {DEFAULT_OUTPUT} in the working "
+        metavar="FILE",
+        help=f"where to write the plot, in the format its suffix names (.png, .pdf, "
+        f".svg, ...). Default: {DEFAULT_OUTPUT} in the working "
         "directory, written only if absent (an existing one is kept, the run still "
         "succeeds); an explicit --output that exists is an error. --force "
         "overwrites either",
@@ -155,12 +157,27 @@ def _plot_target(args):
         return None, False
     explicit = args.output is not None
     path = Path(args.output if explicit else DEFAULT_OUTPUT)
+    if path.is_dir():
+        _fail(
+            f"--output {path} is a directory; name a file in it, e.g. "
+            f"--output {path / DEFAULT_OUTPUT}."
+        )
     if not path.parent.is_dir():
         _fail(f"--output {path}: the directory {path.parent} does not exist.")
     if path.exists() and not args.force:
         if explicit:
             _fail(f"--output {path} exists; pass --force to overwrite it.")
         return None, False  # the default file is kept; main says so
+    try:
+        # a real write, not os.access: permissions are not the only reason (a
+        # read-only file system; root passes every access check)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        _fail(
+            f"--output {path}: cannot write in {path.parent} ({exc.strerror}); "
+            "pass --output in a directory you can write, or --no-plot."
+        )
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -172,6 +189,15 @@ def _plot_target(args):
             _fail(message + ".")
         print(f"note: {message}.", file=sys.stderr)
         return None, False
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix and suffix not in formats:
+        _fail(
+            f"--output {path}: matplotlib cannot write .{suffix} files; use one of "
+            f"{', '.join('.' + name for name in sorted(formats))}."
+        )
     return path, args.force
 
 

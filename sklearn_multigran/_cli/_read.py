@@ -181,6 +181,11 @@ def validate_frame(
             f"column {repeated!r} is given for two roles; --time, --target, --group "
             "and --covariates must name different columns."
         )
+    if not len(frame):
+        raise CLIError(
+            f"{source} has no data rows, only a header; a forecast needs a series "
+            "of at least a few hundred rows."
+        )
     frame = frame.reset_index(drop=True)
     out = pd.DataFrame({time: _parse_times(frame[time], "--time", time)})
     if group is not None:

@@ -35,6 +35,12 @@ def format_report(result):
     data += f", one every {duration_alias(step.value)}, {times.min()} to {times.max()}"
     if series.n_missing:
         data += f"; {series.n_missing} missing steps filled with NaN"
+    if result.left_out:
+        shown = ", ".join(f"{key!r} ({rows} rows)" for key, rows in result.left_out)
+        data += (
+            f"\n  left out: series {shown}, too short for one forecast origin "
+            f"({result.window} steps of history and {result.horizon} ahead, no NaN)"
+        )
     lines = [
         f"Forecast of {series.target!r} from {series.source}",
         data,
@@ -84,7 +90,9 @@ def format_report(result):
 
 
 def plot_forecast(result, path, *, overwrite=False):
-    """Draw the held-out forecasts against the truth and save them as a PNG.
+    """Draw the held-out forecasts against the truth and save them.
+
+    The format is the one the suffix of ``path`` names (PNG without a suffix).
 
     Uses ``matplotlib.figure.Figure`` without pyplot, so no display and no global
     backend are involved. Opens ``path`` exclusively unless ``overwrite``.
@@ -132,6 +140,8 @@ def plot_forecast(result, path, *, overwrite=False):
     ax.set_ylabel(f"{series.target} (units of the data)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
+    # the format the suffix names (main checked that matplotlib writes it)
+    kind = Path(path).suffix.lower().lstrip(".") or "png"
     with open(path, "wb" if overwrite else "xb") as stream:
-        figure.savefig(stream, format="png", dpi=100)
+        figure.savefig(stream, format=kind, dpi=100)
     return Path(path)

@@ -22,7 +22,7 @@ and the bookkeeping the report shows.
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -95,6 +95,9 @@ class ForecastResult:
         Window statistics.
     n_origins : int
         Rows with a full history window and all ``horizon`` targets.
+    left_out : list of tuple
+        ``(key, n_rows)`` of the series of a panel with no such row: too short
+        (or too gappy) for one forecast origin, so in no fold.
     seconds : float
         Wall time of :func:`run_forecast`.
     """
@@ -116,6 +119,7 @@ class ForecastResult:
     stats: tuple
     n_origins: int
     seconds: float
+    left_out: list = field(default_factory=list)
 
 
 class _Progress:
@@ -243,6 +247,19 @@ def run_forecast(
         # one block: the model is a ridge regression, sharing has nothing to blend
         sharing_grid = (0.0,)
     window = _window_rows(granularities, n_lags, step)
+    # before the features, which cost a compilation on a process's first run
+    lengths = (
+        frame.groupby(series.group, sort=False).size()
+        if series.group
+        else pd.Series([len(frame)])
+    )
+    if horizon >= lengths.max():
+        longest = int(lengths.max())
+        raise CLIError(
+            f"--horizon {horizon} is longer than the data: the longest series of "
+            f"{series.source} has {longest} steps, so no time has {horizon} steps "
+            f"after it; use --horizon <= {max(longest - 1, 1)} or a longer series."
+        )
 
     columns = [series.time, *([series.group] if series.group else [])]
     columns += [series.target, *series.covariates]
@@ -275,6 +292,16 @@ def run_forecast(
         group_starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1, len(frame)]
     windows = _raw_windows(y, group_starts, window)
     usable = complete & ~np.isnan(windows).any(axis=1)
+    left_out = []  # (key, rows) of the series with no usable origin
+    if groups is not None:
+        for key, lo, hi in zip(
+            groups.iloc[group_starts[:-1]],
+            group_starts[:-1],
+            group_starts[1:],
+            strict=True,
+        ):
+            if not usable[lo:hi].any():
+                left_out.append((key, int(hi - lo)))
     origin_times = frame[series.time].to_numpy().view(np.int64)
     n_times = len(np.unique(origin_times[usable]))
     needed = 2 * horizon * (n_splits + 1)
@@ -364,6 +391,7 @@ def run_forecast(
         plot_group=plot_group,
         stats=tuple(stats),
         n_origins=int(usable.sum()),
+        left_out=left_out,
         seconds=time.perf_counter() - start,
     )
 
