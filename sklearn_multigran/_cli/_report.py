@@ -8,6 +8,11 @@ import pandas as pd
 
 from sklearn_multigran._granularity import duration_alias
 
+_CRITERIA = {
+    "evidence": "the evidence (marginal likelihood)",
+    "gcv": "generalised cross-validation",
+}
+
 
 def _describe_step(steps, step):
     return f"{steps} steps ({duration_alias(steps * step.value)})"
@@ -77,7 +82,7 @@ def format_report(result):
     lines += [
         "",
         f"Chosen: sharing={result.sharing:.2f} (lowest mean MSE), then alpha="
-        f"{result.alpha:.3g} by generalised cross-validation",
+        f"{result.alpha:.3g} by {_CRITERIA.get(result.criterion, result.criterion)}",
         "Contributions to the held-out forecasts (the last fold), measured from the "
         "training mean",
         f"  {'granularity':<14}{'mean |contribution|':>20}{'share':>8}",

@@ -81,6 +81,8 @@ class ForecastResult:
     sharing, alpha : float
         The chosen sharing, and the alpha that ``alpha="auto"`` picked for it on
         the last training fold.
+    criterion : str
+        How ``alpha="auto"`` chose it (the regressor's ``criterion``).
     contributions : pandas.DataFrame
         Per granularity (then "other columns" if any): the mean absolute
         contribution to the forecasts of the held-out fold, measured from the
@@ -120,6 +122,7 @@ class ForecastResult:
     n_origins: int
     seconds: float
     left_out: list = field(default_factory=list)
+    criterion: str = "evidence"
 
 
 class _Progress:
@@ -385,6 +388,7 @@ def run_forecast(
         folds=folds,
         sharing=sharing,
         alpha=float(model.alpha_),
+        criterion=str(model.criterion),
         contributions=contributions,
         plot_truth=plot_truth,
         plot_forecasts=plot_forecasts,
