@@ -126,3 +126,20 @@ def test_parse_datetime_text_messages():
         parse_datetime_text(pd.Series([None, "2024-01-01"]), "x", line)
     with pytest.raises(ValueError, match="x holds numbers"):
         parse_datetime_text(pd.Series([1, 2]), "x", line)
+    with pytest.raises(
+        ValueError,
+        match=r"x mixes times with a UTC offset \(line 3: '2024-01-01 01:00\+01:00'\) "
+        r"and without one \(line 2: '2024-01-01 00:00'\)",
+    ):
+        parse_datetime_text(
+            pd.Series(["2024-01-01 00:00", "2024-01-01 01:00+01:00"]), "x", line
+        )
+    # dates alone, and Z for UTC, are not mistaken for offsets
+    dates = parse_datetime_text(pd.Series(["2024-01-01", "2024-01-02"]), "x", line)
+    assert dates.tolist() == list(pd.to_datetime(["2024-01-01", "2024-01-02"]))
+    zulu = parse_datetime_text(
+        pd.Series(["2024-01-01T00:00Z", "2024-01-01T01:00+00:00"]), "x", line
+    )
+    assert zulu.tolist() == list(
+        pd.to_datetime(["2024-01-01 00:00", "2024-01-01 01:00"])
+    )

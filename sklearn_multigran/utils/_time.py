@@ -139,7 +139,8 @@ def show_time(times, row):
 def parse_datetime_text(raw, label, line):
     """Datetimes (naive, UTC for aware text) of a text column; ValueError otherwise.
 
-    ``raw`` is a ``pandas.Series`` of strings (NaN for empty cells), ``label`` how
+    ``raw`` is a ``pandas.Series`` of strings (NaN for empty cells) or of
+    datetimes, ``label`` how
     the column is named in messages and ``line(position)`` the line a 0-based row
     is on in the user's file. The errors quote the first bad value and its line.
     """
@@ -153,6 +154,20 @@ def parse_datetime_text(raw, label, line):
         raise ValueError(
             f"{label} has an empty time at line {line(np.argmax(empty))}; "
             "drop that row or fill in its time."
+        )
+    # utc=True below reads a time without an offset as UTC: a column mixing the
+    # two would be joined silently, so it is refused (as the transformer refuses
+    # naive times after aware ones)
+    offset = np.zeros(len(raw), dtype=bool)
+    if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        text = raw.astype(str).str.strip()
+        offset = text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$").to_numpy(dtype=bool)
+    if offset.any() and not offset.all():
+        raise ValueError(
+            f"{label} mixes times with a UTC offset (line {line(np.argmax(offset))}: "
+            f"{raw.iloc[np.argmax(offset)]!r}) and without one (line "
+            f"{line(np.argmin(offset))}: {raw.iloc[np.argmin(offset)]!r}); give every "
+            "time an offset, or none."
         )
     try:
         with warnings.catch_warnings():
