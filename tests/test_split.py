@@ -69,6 +69,16 @@ def test_datetime_index_numeric_column_and_calendar_steps():
     assert as_lists(cv, numeric) == naive_folds(list(numeric["t"]), 3, lambda t: t + 2)
 
 
+def test_polars_frames_give_the_folds_of_pandas():
+    pl = pytest.importorskip("polars")
+    times = pd.date_range("2024-01-01", periods=30, freq="h")
+    frame = pd.DataFrame({"when": times, "x": np.arange(30.0)})
+    cv = HorizonTimeSeriesSplit(3, horizon=2, time="when")
+    assert as_lists(cv, pl.DataFrame(frame)) == as_lists(cv, frame)
+    with pytest.raises(ValueError, match="time='t' is not a column of X"):
+        next(HorizonTimeSeriesSplit(3, horizon=2, time="t").split(pl.DataFrame(frame)))
+
+
 def test_time_zones_are_absolute_time():
     index = pd.date_range("2024-03-30", periods=48, freq="h", tz="Europe/Paris")
     frame = pd.DataFrame({"x": 0.0}, index=index)

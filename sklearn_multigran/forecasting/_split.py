@@ -52,9 +52,9 @@ class HorizonTimeSeriesSplit(BaseCrossValidator):
         Further steps between a training row's last target and the test block, as
         ``TimeSeriesSplit``'s ``gap`` (there in rows, here in steps of time).
     time : str, default=None
-        Column of ``X`` (a DataFrame) holding each row's time, datetimes or
-        numbers. When None, the ``DatetimeIndex`` of ``X`` if it has one, else the
-        row positions (one step per row).
+        Column of ``X`` (a pandas or polars DataFrame) holding each row's time,
+        datetimes or numbers. When None, the ``DatetimeIndex`` of ``X`` if it has
+        one, else the row positions (one step per row).
     freq : str, pandas offset, Timedelta or number, default=None
         The step of the times. Default: inferred from the distinct times
         (``pandas.infer_freq``, else the smallest spacing); 1 for positions.
@@ -212,6 +212,12 @@ class HorizonTimeSeriesSplit(BaseCrossValidator):
     def _times(self, X):
         """``(values, is_datetime, step)``: each row's time and the grid step."""
         if self.time is not None:
+            if type(X).__module__.startswith("polars") and hasattr(X, "get_column"):
+                # as the transformer reads polars: column by column, via numpy
+                if self.time in X.columns:
+                    X = pd.DataFrame({self.time: X.get_column(self.time).to_numpy()})
+                else:
+                    X = pd.DataFrame(columns=X.columns)
             if not isinstance(X, pd.DataFrame):
                 raise ValueError(
                     f"time={self.time!r} names a column, but X is a "
