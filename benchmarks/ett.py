@@ -43,6 +43,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from sklearn_multigran.forecasting import (
+    block_standard_error,
+    select_one_standard_error,
+)
+
 DATASETS = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
 HORIZONS = (96, 192, 336, 720)
 LOOKBACK = 336
@@ -430,18 +435,6 @@ def _val_window_errors(split, featurize, alpha, relative):
     return np.mean((pred - _targets(split.X_val, split.Y_val, relative)) ** 2, axis=1)
 
 
-def _block_standard_error(diff, block):
-    """Standard error of ``diff.mean()`` from non-overlapping blocks of windows.
-
-    Consecutive windows share all but one row, so their errors are far from
-    independent; weekly blocks are roughly independent for OT (autocorrelation
-    at 7 days is ~0.85 for the series, much less for forecast errors).
-    """
-    n_blocks = len(diff) // block
-    means = diff[: n_blocks * block].reshape(n_blocks, block).mean(axis=1)
-    return means.std(ddof=1) / np.sqrt(n_blocks)
-
-
 def select_ridge(
     split,
     candidates,
@@ -499,7 +492,7 @@ def select_ridge(
                 ext = (ext_mse, ext_label, ext_alpha, ext_featurize)
         diff = _val_window_errors(split, ext[3], ext[2], relative)
         diff -= _val_window_errors(split, featurize, alpha, relative)
-        z = diff.mean() / _block_standard_error(diff, 168 * split.rows_per_hour)
+        z = diff.mean() / block_standard_error(diff, 168 * split.rows_per_hour)
         gate = f"{ext[1]}: z={z:+.2f}"
         if z < -gate_se:
             val_mse, label, alpha, featurize = (
@@ -665,7 +658,7 @@ def mgr_features(split, label):
 
 
 def _mgr_model(regressor, columns):
-    from sklearn_multigran._forecast import LastValueRelative
+    from sklearn_multigran.forecasting import LastValueRelative
 
     location = [c for c in columns if "__std__" not in c]
     return LastValueRelative(
@@ -763,34 +756,26 @@ class _RankedPredictions:
     """Predictions of a fitted linear candidate at any ``target_rank``, one fit.
 
     The regressor was fitted with ``target_rank=H``, which is the full-rank fit and
-    keeps every target component. The rank-``r`` fit's predictions are the full
-    ones projected, around the training mean of the (relative) targets, on the
-    leading ``r`` components: the regressor's tests check that identity
-    (``test_lower_ranks_project_the_full_fit_on_its_leading_components``).
-    ``LastValueRelative`` adds the origin's value back.
+    keeps every target component; ``forecasting.predict_at_rank`` projects its
+    predictions on the leading components (around the origin's value plus the
+    training mean of the relative targets), which is the rank-``r`` fit.
     """
 
     def __init__(self, model, features, split):
         self.model, self.features, self.split = model, features, split
         self._val = None
 
-    def _full(self, part):
-        rows = self.split.origin_rows(part)
-        pred = _predict_rows(self.model, self.features, rows)
-        return pred, self.features[LAST_VALUE].to_numpy()[rows]
-
     def __call__(self, part, rank):
+        from sklearn_multigran.forecasting import predict_at_rank
+
+        X = self.features.iloc[self.split.origin_rows(part)]
         if part != "val":
-            pred, last = self._full(part)
-        else:  # scored at every rank: predicted once
-            if self._val is None:
-                self._val = self._full("val")
-            pred, last = self._val
-        inner = self.model.regressor_
-        target_mean = inner.intercept_ + inner.coef_ @ inner.mean_
-        centre = last[:, None] + target_mean
-        components = inner.target_components_[:rank]
-        return centre + ((pred - centre) @ components.T) @ components
+            return predict_at_rank(self.model, X, rank)
+        if self._val is None:  # scored at every rank: predicted once
+            ranks = ranks_for(self.split.horizon)
+            predictions = predict_at_rank(self.model, X, ranks)
+            self._val = dict(zip(ranks, predictions, strict=True))
+        return self._val[rank]
 
 
 def _refit_predict_test(model, features, split):
@@ -956,20 +941,16 @@ def select_lowest(candidates, block):
 def select_one_se(candidates, block, n_se=1.0, order=None):
     """The simplest candidate within ``n_se`` standard errors of the lowest.
 
-    ``order`` sorts the candidates from simplest (default: ``Candidate.complexity``).
-    Returns the candidate and its paired difference to the lowest in standard
-    errors (0 when it is the lowest).
+    ``order`` sorts the candidates from simplest (default: ``Candidate.complexity``);
+    the gate is ``forecasting.select_one_standard_error`` on weekly blocks of
+    validation windows. Returns the candidate and its paired difference to the
+    lowest in standard errors (0 when it is the lowest).
     """
-    best, _ = select_lowest(candidates, block)
     order = order or (lambda c: c.complexity)
-    for cand in sorted(candidates, key=order):
-        if cand is best:
-            return best, 0.0
-        diff = cand.val_errors - best.val_errors
-        se = _block_standard_error(diff, block)
-        if diff.mean() <= n_se * se:
-            return cand, float(diff.mean() / se)
-    raise AssertionError("unreachable: the lowest candidate is in the list")
+    ranked = sorted(candidates, key=order)
+    errors = np.array([cand.val_errors for cand in ranked])
+    index, z = select_one_standard_error(errors, block=block, n_se=n_se)
+    return ranked[index], z
 
 
 def _order_by_count(cand):

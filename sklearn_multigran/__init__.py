@@ -7,14 +7,14 @@ a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_ow
 
 from sklearn_multigran._calendar import CalendarFeatures
 from sklearn_multigran._classifier import MultiGranularityClassifier
-from sklearn_multigran._forecast import (
+from sklearn_multigran._pipeline import make_multigranularity_pipeline
+from sklearn_multigran._regressor import MultiGranularityRegressor
+from sklearn_multigran._transformer import GranularityTransformer
+from sklearn_multigran.forecasting import (
     LastValueRelative,
     horizon_frame,
     make_horizon_targets,
 )
-from sklearn_multigran._pipeline import make_multigranularity_pipeline
-from sklearn_multigran._regressor import MultiGranularityRegressor
-from sklearn_multigran._transformer import GranularityTransformer
 
 __version__ = "0.1.0.dev0"
 

@@ -1,6 +1,6 @@
 """``python -m sklearn_multigran``: the package's main job, a forecast end to end.
 
-The logic lives in :mod:`sklearn_multigran._cli`; ``--help`` lists the options.
+The plumbing lives in :mod:`sklearn_multigran._cli`; ``--help`` lists the options.
 """
 
 import sys

@@ -23,6 +23,7 @@ from sklearn_multigran.utils._compat import (
     check_n_features,
     validate_data,
 )
+from sklearn_multigran.utils._time import datetime_ns, factorize_groups
 
 _STATS = tuple(STAT_CODES)
 # how pandas' int64 view of datetimes holds NaT
@@ -104,6 +105,11 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     history_groups_ : ndarray of shape (n_history,)
         Series key of each history row (all None without ``group_column``).
+
+    time_zone_ : str or None
+        Time zone of the fitted times (``"UTC"``, ``"Europe/Paris"``), None for
+        naive times or without a time source. ``transform`` refuses naive times
+        after aware ones and the reverse.
 
     See Also
     --------
@@ -328,8 +334,13 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     def _check_stats(self):
         stats = list(self.stats)
+        if not stats:
+            raise ValueError(
+                f"stats={self.stats!r} is empty; pass at least one statistic among "
+                f"{list(_STATS)}."
+            )
         unknown = [stat for stat in stats if stat not in STAT_CODES]
-        if unknown or not stats:
+        if unknown:
             raise ValueError(
                 f"stats={self.stats!r} has unknown statistics {unknown}; choose "
                 f"among {list(_STATS)}."
@@ -349,7 +360,14 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         windows are meaningful. NaT stays in ``times`` as int64's minimum, for
         ``_check_no_nat`` to find after sorting.
         """
+        if reset:
+            self.time_zone_ = None  # until a time source says otherwise
         if type(X).__module__.startswith("polars"):
+            if type(X).__name__ == "LazyFrame":
+                raise TypeError(
+                    "X is a polars LazyFrame, a query rather than data; collect it "
+                    "first, e.g. fit_transform(X.collect())."
+                )
             # polars frames go through pandas: one copy, and one code path to test;
             # column by column, since polars' to_pandas needs pyarrow
             X = pd.DataFrame(
@@ -401,12 +419,8 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         else:
             raw_times = None
         if raw_times is not None:
-            if raw_times.tz is not None:
-                raw_times = raw_times.tz_convert("UTC").tz_localize(None)
-            if raw_times.unit != "ns":
-                # (converting an index already in nanoseconds would copy it)
-                raw_times = raw_times.as_unit("ns")
-            times = np.asarray(raw_times.asi8, dtype=np.int64)
+            self._check_time_zone(raw_times.tz, source, reset)
+            times = datetime_ns(raw_times)
         else:
             self._require_time_source(granularities, True)
             times = np.arange(len(X), dtype=np.int64)
@@ -443,19 +457,42 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
         if self.group_column is not None:
             # factorize the column itself: far cheaper than hashing objects
-            codes, keys = pd.factorize(X[self.group_column], sort=False)
-            if (codes < 0).any():
-                position = int(np.flatnonzero(codes < 0)[0])
-                raise ValueError(
-                    f"group_column={self.group_column!r} is missing at row "
-                    f"{position}; every row must name its series."
-                )
-            codes = codes.astype(np.int64, copy=False)
+            codes, keys = factorize_groups(
+                X[self.group_column],
+                lambda row: (
+                    f"group_column={self.group_column!r} is missing at row {row}; "
+                    "every row must name its series."
+                ),
+            )
             keys = np.asarray(keys, dtype=object)
         else:
             codes = np.zeros(len(X), dtype=np.int64)
             keys = np.array([None], dtype=object)
         return values, times, codes, keys, source
+
+    def _check_time_zone(self, tz, source, reset):
+        """Keep the awareness of the fitted times; refuse mixing it in transform.
+
+        Aware times are compared in UTC, naive ones as written: mixing them would
+        read naive times as UTC and join them to the history silently.
+        """
+        if reset:
+            self.time_zone_ = None if tz is None else str(tz)
+            return
+        fitted = getattr(self, "time_zone_", None)
+        if (tz is None) == (fitted is None) or not len(self.history_times_):
+            return
+        if tz is None:
+            raise ValueError(
+                f"{source} holds naive times, but fit saw times aware of time zone "
+                f"{fitted!r}; localize these the same way (e.g. "
+                f"Series.dt.tz_localize({fitted!r})), or fit on naive times."
+            )
+        raise ValueError(
+            f"{source} holds times aware of time zone {str(tz)!r}, but fit saw naive "
+            "times; make both naive (e.g. Series.dt.tz_convert(None)) or both aware "
+            "before fitting."
+        )
 
     def _require_time_source(self, granularities, is_frame):
         durations = [g.name for g in granularities if g.kind == "time"]
@@ -491,7 +528,9 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             tails = []
             for lo, hi in zip(group_starts[:-1], group_starts[1:], strict=True):
                 first = max(lo, hi - row_reach)
-                cutoff = sorted_times[hi - 1] - time_reach
+                # (Python ints: a reach beyond int64 leaves the kernels to refuse
+                # it with their message, instead of overflowing here)
+                cutoff = max(int(sorted_times[hi - 1]) - time_reach, _NAT + 1)
                 first = min(
                     first, lo + np.searchsorted(sorted_times[lo:hi], cutoff, "left")
                 )

@@ -1,50 +1,19 @@
-"""The main job, ``python -m sklearn_multigran``, on small generated CSVs."""
+"""``python -m sklearn_multigran`` end to end: the report, the errors, the files."""
 
 import contextlib
 import io
 import re
 import sys
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from sklearn_multigran import GranularityTransformer, MultiGranularityRegressor
 from sklearn_multigran import __main__ as entry_point
-from sklearn_multigran._cli import (
-    DEFAULT_OUTPUT,
-    PROG,
-    RIDGE_ALPHAS,
-    SHARING_GRID,
-    default_granularities,
-    main,
-    run_forecast,
-    validate_frame,
-)
+from sklearn_multigran._cli import DEFAULT_OUTPUT, PROG, SHARING_GRID, main
+from tests._cli_data import SPLITS, csv_args, hourly_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# Small enough to fit in a blink: 1h steps, windows of 1h, 4h and 1D with two lags
-# (48 rows of history), six steps ahead.
-N_ROWS, HORIZON, LAGS, WINDOW, SPLITS = 400, 6, 2, 48, 5
-FAST = ["--horizon", str(HORIZON), "--lags", str(LAGS), "--splits", str(SPLITS)]
-
-
-def hourly_frame(n_rows=N_ROWS, seed=0):
-    """A daily cycle plus noise, and a temperature column, as a CSV would hold it."""
-    rng = np.random.default_rng(seed)
-    times = pd.date_range("2024-03-01", periods=n_rows, freq="h")
-    hours = np.arange(n_rows)
-    return pd.DataFrame(
-        {
-            "when": times.strftime("%Y-%m-%d %H:%M"),
-            "value": 5 + np.sin(2 * np.pi * hours / 24) + rng.normal(0, 0.2, n_rows),
-            "temp": 12 + np.cos(2 * np.pi * hours / 24) + rng.normal(0, 0.1, n_rows),
-        }
-    )
 
 
 @pytest.fixture
@@ -52,10 +21,6 @@ def csv(tmp_path):
     path = tmp_path / "data.csv"
     hourly_frame().to_csv(path, index=False)
     return path
-
-
-def csv_args(path, *extra):
-    return ["--csv", str(path), "--time", "when", "--target", "value", *FAST, *extra]
 
 
 def assert_png(path):
@@ -119,122 +84,6 @@ def test_default_run_prints_the_report_and_writes_the_plot(default_run):
     assert abs(sum(shares) - 100) <= 2  # rounded percentages
     assert f"Wrote the plot of the held-out forecasts to {DEFAULT_OUTPUT}." in out
     assert_png(directory / DEFAULT_OUTPUT)
-
-
-# --------------------------------------------------------------------------------------
-# Numbers: the table against an independent computation on the same folds
-# --------------------------------------------------------------------------------------
-
-
-def hand_folds(n_origins, n_splits=SPLITS):
-    """TimeSeriesSplit's test blocks of ``n_origins`` consecutive origins, and the
-    origins before each block whose targets end at its first origin."""
-    size = n_origins // (n_splits + 1)
-    folds = []
-    for i in range(n_splits):
-        start = n_origins - (n_splits - i) * size
-        folds.append((np.arange(start - HORIZON + 1), np.arange(start, start + size)))
-    return folds
-
-
-def test_scores_match_a_hand_computation_on_the_same_folds(csv, capsys):
-    assert main(csv_args(csv, "--no-plot")) == 0
-    out = capsys.readouterr().out
-
-    y = hourly_frame()["value"].to_numpy()
-    origins = np.arange(WINDOW - 1, N_ROWS - HORIZON)  # full window, all H targets
-    steps = np.arange(1, HORIZON + 1)
-    Y = y[origins[:, None] + steps]
-    W = y[origins[:, None] - np.arange(WINDOW)[::-1]]  # oldest first
-    last, ridge = [], []
-    for train, test in hand_folds(len(origins)):
-        error = Y[test] - y[origins[test], None]
-        last.append((np.mean(error**2), np.mean(np.abs(error))))
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
-        error = Y[test] - model.fit(W[train], Y[train]).predict(W[test])
-        ridge.append((np.mean(error**2), np.mean(np.abs(error))))
-    last_mse, last_mae = np.mean(last, axis=0)
-    ridge_mse, ridge_mae = np.mean(ridge, axis=0)
-
-    row = re.search(r"repeat last value\s+([\d.]+)\s+([\d.]+)", out)
-    np.testing.assert_allclose(
-        [float(v) for v in row.groups()], [last_mse, last_mae], atol=5e-5
-    )
-    row = re.search(
-        rf"plain ridge on the last {WINDOW} values\s+([\d.]+)\s+([\d.]+)", out
-    )
-    np.testing.assert_allclose(
-        [float(v) for v in row.groups()], [ridge_mse, ridge_mae], atol=5e-5
-    )
-
-    # and at full precision, from the returned data
-    series = validate_frame(hourly_frame(), time="when", target="value")
-    result = run_forecast(series, horizon=HORIZON, n_lags=LAGS, n_splits=SPLITS)
-    scores = result.scores.set_index("model")
-    np.testing.assert_allclose(
-        scores.loc["repeat last", ["mse", "mae"]], [last_mse, last_mae], rtol=1e-12
-    )
-    np.testing.assert_allclose(
-        scores.loc["plain ridge", ["mse", "mae"]], [ridge_mse, ridge_mae], rtol=1e-9
-    )
-    for (train, test), (hand_train, hand_test) in zip(
-        result.folds, hand_folds(len(origins)), strict=True
-    ):
-        np.testing.assert_array_equal(train, origins[hand_train])
-        np.testing.assert_array_equal(test, origins[hand_test])
-
-
-def test_sharing_is_the_choice_of_grid_search_on_the_same_folds():
-    frame = hourly_frame()
-    series = validate_frame(frame, time="when", target="value")
-    result = run_forecast(series, horizon=HORIZON, n_lags=LAGS, n_splits=SPLITS)
-
-    features = GranularityTransformer(
-        default_granularities(series.step),
-        stats=("mean",),
-        n_lags=LAGS,
-        closed="right",
-        time_column="when",
-    ).set_output(transform="pandas")
-    X = features.fit_transform(series.frame[["when", "value"]])
-    y = series.frame["value"].to_numpy()
-    Y = np.zeros((len(y), HORIZON))  # the last rows are in no fold
-    for h in range(1, HORIZON + 1):
-        Y[:-h, h - 1] = y[h:]
-    search = GridSearchCV(
-        MultiGranularityRegressor(alpha="auto"),
-        {"sharing": list(SHARING_GRID)},
-        cv=result.folds,
-        scoring="neg_mean_squared_error",
-    ).fit(X, Y)
-    assert search.best_params_["sharing"] == result.sharing
-    mse = result.scores.loc[result.scores["model"] == "multi-granularity", "mse"]
-    np.testing.assert_allclose(-search.cv_results_["mean_test_score"], mse, rtol=1e-9)
-
-
-def test_groups_pool_one_model_and_folds_never_see_their_test_targets():
-    parts = []
-    for seed, site in enumerate(["north", "south"]):
-        part = hourly_frame(seed=seed)
-        part["site"] = site
-        parts.append(part.drop(index=range(200, 203)))  # a three-hour gap
-    frame = pd.concat(parts).sample(frac=1.0, random_state=0)  # rows in any order
-    first_site = frame["site"].iloc[0]
-    series = validate_frame(
-        frame, time="when", target="value", group="site", covariates=["temp"]
-    )
-    assert series.n_missing == 6
-    result = run_forecast(series, horizon=HORIZON, n_lags=LAGS, n_splits=SPLITS)
-
-    times = series.frame["when"].to_numpy()
-    sites = series.frame["site"].to_numpy()
-    step = np.timedelta64(1, "h")
-    for train, test in result.folds:
-        assert times[train].max() + HORIZON * step <= times[test].min()
-        assert set(sites[test]) == {"north", "south"}  # cut on times, not rows
-    assert result.plot_group == first_site
-    assert set(result.plot_forecasts["model"]) == {"multi-granularity", "plain ridge"}
-    assert result.plot_forecasts.groupby("origin").size().eq(2 * HORIZON).all()
 
 
 # --------------------------------------------------------------------------------------
@@ -380,3 +229,107 @@ def test_progress_goes_to_stderr(csv, capsys):
     assert "] fold" not in captured.out
     assert main(csv_args(csv, "--no-plot")) == 0  # short: silent
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------------------
+# Inputs that used to end in a traceback or a silent drop
+# --------------------------------------------------------------------------------------
+
+
+def _fails_with(capsys, argv, message):
+    """``main(argv)`` exits 2 with one line on stderr matching ``message``."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert re.match(rf"{re.escape(PROG)}: error: {message}", captured.err), captured.err
+
+
+def test_series_shorter_than_the_horizon_is_one_line(tmp_path, capsys):
+    path = tmp_path / "short.csv"
+    hourly_frame(n_rows=10).to_csv(path, index=False)
+    argv = ["--csv", str(path), "--time", "when", "--target", "value", "--no-plot"]
+    _fails_with(
+        capsys,
+        argv,
+        r"--horizon 24 is longer than the data: the longest series of short\.csv "
+        r"has 10 steps.*use --horizon <= 9",
+    )
+    path = tmp_path / "data.csv"
+    hourly_frame().to_csv(path, index=False)
+    argv = ["--csv", str(path), "--time", "when", "--target", "value", "--no-plot"]
+    _fails_with(capsys, [*argv, "--horizon", "5000"], r"--horizon 5000 is longer")
+
+
+def test_header_only_csv_says_it_has_no_rows(tmp_path, capsys):
+    path = tmp_path / "empty.csv"
+    path.write_text("when,value\n")
+    _fails_with(
+        capsys,
+        ["--csv", str(path), "--time", "when", "--target", "value"],
+        r"empty\.csv has no data rows, only a header",
+    )
+
+
+def test_output_that_is_a_directory_is_refused_even_with_force(csv, capsys):
+    _fails_with(
+        capsys,
+        csv_args(csv, "--output", str(csv.parent), "--force"),
+        rf"--output {re.escape(str(csv.parent))} is a directory; name a file",
+    )
+
+
+def test_unwritable_output_directory_is_refused_before_the_run(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        target = locked
+        try:
+            (locked / "probe").touch()  # root writes anyway: use /sys instead
+            (locked / "probe").unlink()
+            target = Path("/sys")
+        except PermissionError:
+            pass
+        if target == Path("/sys") and not target.is_dir():
+            pytest.skip("no unwritable directory to try")
+        path = tmp_path / "data.csv"
+        hourly_frame().to_csv(path, index=False)
+        _fails_with(
+            capsys,
+            csv_args(path, "--output", str(target / "plot.png")),
+            rf"--output {re.escape(str(target))}/plot\.png: cannot write in ",
+        )
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_format_follows_its_suffix(csv, capsys):
+    output = csv.parent / "plot.pdf"
+    assert main(csv_args(csv, "--output", str(output))) == 0
+    assert output.read_bytes()[:5] == b"%PDF-"
+    output = csv.parent / "plot.svg"
+    assert main(csv_args(csv, "--output", str(output))) == 0
+    assert b"<svg" in output.read_bytes()[:500]
+    capsys.readouterr()
+    _fails_with(
+        capsys,
+        csv_args(csv, "--output", str(csv.parent / "plot.xyz")),
+        r"--output .*plot\.xyz: matplotlib cannot write \.xyz files; use one of .*"
+        r"\.pdf",
+    )
+
+
+def test_panel_series_too_short_for_an_origin_are_named(tmp_path, capsys):
+    long = hourly_frame().assign(site="north")
+    short = hourly_frame(n_rows=30, seed=1).assign(site="tiny")
+    path = tmp_path / "panel.csv"
+    pd.concat([long, short]).to_csv(path, index=False)
+    assert main(csv_args(path, "--group", "site", "--no-plot")) == 0
+    out = capsys.readouterr().out
+    assert "left out: series 'tiny' (30 rows), too short for one forecast origin" in (
+        out
+    )
+    assert "'north'" not in out.split("left out:")[1].splitlines()[0]

@@ -374,6 +374,7 @@ def _frame():
         ({"granularities": "1h"}, lambda: _frame()[["v"]], "must be an instance"),
         ({"n_lags": 0}, lambda: _frame()[["v"]], "'n_lags' parameter"),
         ({"stats": ("mean", "median")}, lambda: _frame()[["v"]], r"\['median'\]"),
+        ({"stats": ()}, lambda: _frame()[["v"]], r"stats=\(\) is empty; pass at"),
         ({"closed": "past"}, lambda: _frame()[["v"]], "'closed' parameter"),
         ({}, _frame, r"Columns \['tag'\] of X are not numeric"),
         ({"group_column": "site"}, _frame, "group_column='site' is not a column"),
@@ -454,3 +455,53 @@ def test_infinity_error_names_row_and_column(as_frame):
         match=rf"Input X contains infinity \(first at row 4, column {column}\)",
     ):
         GranularityTransformer((2,)).fit(X)
+
+
+# --------------------------------------------------------------------------------------
+# Time zones, lazy frames, windows beyond int64
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aware_in", ["fit", "transform"])
+def test_mixing_aware_and_naive_times_is_an_error_naming_fit(aware_in):
+    frame = _frame()[["v"]]
+    aware = frame.tz_localize("UTC")
+    later = frame.set_axis(frame.index + pd.Timedelta("5h"))
+    fit_X, new_X = (aware, later) if aware_in == "fit" else (frame, later)
+    if aware_in == "transform":
+        new_X = later.tz_localize("Europe/Paris")
+    gt = GranularityTransformer(("2h",)).fit(fit_X)
+    seen = "times aware of time zone 'UTC'" if aware_in == "fit" else "naive times"
+    with pytest.raises(ValueError, match=f"but fit saw {seen}"):
+        gt.transform(new_X)
+    # the same awareness on both sides joins the history, in absolute time
+    same = later.tz_localize("UTC") if aware_in == "fit" else later
+    reference = GranularityTransformer(("2h",)).fit_transform(pd.concat([fit_X, same]))[
+        len(fit_X) :
+    ]
+    np.testing.assert_array_equal(gt.transform(same), reference)
+    assert gt.time_zone_ == ("UTC" if aware_in == "fit" else None)
+
+
+def test_aware_times_in_other_zones_are_the_same_instants():
+    frame = _frame()[["v"]].tz_localize("UTC")
+    later = frame.set_axis(frame.index + pd.Timedelta("5h")).tz_convert("Asia/Tokyo")
+    gt = GranularityTransformer(("2h",)).fit(frame)
+    reference = GranularityTransformer(("2h",)).fit_transform(
+        pd.concat([frame, later.tz_convert("UTC")])
+    )[len(frame) :]
+    np.testing.assert_array_equal(gt.transform(later), reference)
+
+
+def test_polars_lazy_frame_is_refused_by_name():
+    pl = pytest.importorskip("polars")
+    lazy = pl.DataFrame({"v": [1.0, 2.0, 3.0]}).lazy()
+    with pytest.raises(TypeError, match=r"polars LazyFrame.*X\.collect\(\)"):
+        GranularityTransformer((2,)).fit(lazy)
+
+
+def test_window_reach_beyond_int64_is_a_clear_error_for_any_lag_count():
+    frame = _frame()[["v"]]
+    for n_lags in (1, 2, 3, 5):
+        with pytest.raises(ValueError, match="beyond what int64 nanoseconds can hold"):
+            GranularityTransformer(("36500D",), n_lags=n_lags).fit_transform(frame)

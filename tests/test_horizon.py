@@ -1,19 +1,13 @@
-"""Tests of the direct multi-horizon helpers against naive loops and pandas."""
-
-import re
+"""make_horizon_targets and horizon_frame against naive loops and pandas."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_multigran import GranularityTransformer, MultiGranularityRegressor
-from sklearn_multigran._forecast import (
+from sklearn_multigran.forecasting import (
     LastValueRelative,
     horizon_frame,
     make_horizon_targets,
@@ -329,102 +323,6 @@ def test_horizon_frame_errors(kwargs, match):
     kwargs = {"predictions": np.ones((2, 2)), "time": [0, 1], **kwargs}
     with pytest.raises(ValueError, match=match):
         horizon_frame(**kwargs)
-
-
-# --------------------------------------------------------------------------------------
-# LastValueRelative
-# --------------------------------------------------------------------------------------
-
-
-@parametrize_with_checks([LastValueRelative(Ridge())])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.parametrize("y_2d", [False, True])
-def test_relative_matches_manual_computation(rng, y_2d):
-    X = rng.normal(size=(40, 5)).cumsum(axis=1)
-    y = X[:, -1:] + rng.normal(size=(40, 3 if y_2d else 1))
-    y = y if y_2d else y.ravel()
-    model = LastValueRelative(Ridge(alpha=0.5), last_value_column=4).fit(X, y)
-    last = X[:, 4]
-    manual = Ridge(alpha=0.5).fit(
-        X - last[:, None], y - (last[:, None] if y_2d else last)
-    )
-    X_new = rng.normal(size=(7, 5))
-    expected = manual.predict(X_new - X_new[:, [4]]) + (
-        X_new[:, [4]] if y_2d else X_new[:, 4]
-    )
-    np.testing.assert_allclose(model.predict(X_new), expected)
-
-
-def test_relative_predictions_follow_a_level_shift(rng):
-    X = rng.normal(size=(60, 6)).cumsum(axis=1)
-    y = X @ rng.normal(size=(6, 2)) * 0.1 + X[:, -1:]
-    model = LastValueRelative(LinearRegression()).fit(X, y)
-    shift = 123.0
-    np.testing.assert_allclose(model.predict(X + shift), model.predict(X) + shift)
-
-
-def test_relative_columns_variants(rng):
-    X = rng.normal(size=(30, 4))
-    y = rng.normal(size=30)
-    names = ["lag1", "lag0", "std", "last"]
-    frame = pd.DataFrame(X, columns=names)
-    by_name = LastValueRelative(
-        LinearRegression(), last_value_column="last", relative_columns=["lag1", "lag0"]
-    ).fit(frame, y)
-    by_pos = LastValueRelative(
-        LinearRegression(), last_value_column=3, relative_columns=[0, 1]
-    ).fit(X, y)
-    by_mask = LastValueRelative(
-        LinearRegression(), relative_columns=[True, True, False, False]
-    ).fit(X, y)
-    np.testing.assert_array_equal(by_name.relative_mask_, [True, True, False, False])
-    assert by_name.last_value_index_ == 3
-    np.testing.assert_allclose(by_name.predict(frame), by_pos.predict(X))
-    np.testing.assert_allclose(by_mask.predict(X), by_pos.predict(X))
-
-    targets_only = LastValueRelative(LinearRegression(), relative_columns=None).fit(
-        X, y
-    )
-    manual = LinearRegression().fit(X, y - X[:, 3])
-    np.testing.assert_allclose(targets_only.predict(X), manual.predict(X) + X[:, 3])
-
-
-def test_relative_inside_pipeline_and_fit_params(rng):
-    X = rng.normal(size=(50, 3)).cumsum(axis=1)
-    y = X[:, -1] + 0.1
-    model = LastValueRelative(make_pipeline(StandardScaler(), Ridge())).fit(X, y)
-    assert model.predict(X).shape == (50,)
-    weights = rng.uniform(size=50)
-    weighted = LastValueRelative(Ridge()).fit(X, y, sample_weight=weights)
-    manual = Ridge().fit(X - X[:, [-1]], y - X[:, -1], sample_weight=weights)
-    np.testing.assert_allclose(weighted.regressor_.coef_, manual.coef_)
-
-
-RELATIVE_ERRORS = [
-    ({"last_value_column": 5}, ValueError, r"last_value_column=5 is out of range .* 3"),
-    ({"last_value_column": "c"}, ValueError, "'c' is a feature name, but X has no"),
-    ({"relative_columns": [True, False]}, ValueError, "boolean mask of length 2"),
-    ({"relative_columns": [0, 7]}, ValueError, "relative_columns=7 is out of range"),
-    ({"relative_columns": [0.5]}, TypeError, "integer positions or feature names"),
-    ({"relative_columns": "some"}, ValueError, "relative_columns"),
-    ({"regressor": "ridge"}, TypeError, "must have fit and predict methods"),
-]
-
-
-@pytest.mark.parametrize(("params", "error", "match"), RELATIVE_ERRORS)
-def test_relative_errors(rng, params, error, match):
-    params = {"regressor": Ridge(), **params}
-    with pytest.raises(error, match=match):
-        LastValueRelative(**params).fit(rng.normal(size=(10, 3)), rng.normal(size=10))
-
-
-def test_relative_unknown_feature_name(rng):
-    frame = pd.DataFrame(rng.normal(size=(10, 2)), columns=["a", "b"])
-    with pytest.raises(ValueError, match=re.escape("features are ['a', 'b']")):
-        LastValueRelative(Ridge(), last_value_column="z").fit(frame, np.ones(10))
 
 
 # --------------------------------------------------------------------------------------
