@@ -15,6 +15,7 @@ from sklearn_multigran.utils._compat import (
     check_n_features,
     validate_data,
 )
+from sklearn_multigran.utils._time import as_pandas
 
 # the categories of each indicator, fixed so that every fit makes the same columns
 _INDICATORS = {
@@ -261,10 +262,7 @@ class CalendarFeatures(TransformerMixin, BaseEstimator):
 
     def _read_times(self, X, reset):
         """The time sources' names and their times (DatetimeIndex or float array)."""
-        if type(X).__module__.startswith("polars"):
-            X = pd.DataFrame(
-                {name: X.get_column(name).to_numpy() for name in X.columns}
-            )
+        X = as_pandas(X)
         if isinstance(X, pd.Series) and self.time_column is None:
             X = X.to_frame()
         if not isinstance(X, pd.DataFrame):

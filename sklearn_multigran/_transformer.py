@@ -23,7 +23,7 @@ from sklearn_multigran.utils._compat import (
     check_n_features,
     validate_data,
 )
-from sklearn_multigran.utils._time import datetime_ns, factorize_groups
+from sklearn_multigran.utils._time import as_pandas, datetime_ns, factorize_groups
 
 _STATS = tuple(STAT_CODES)
 # how pandas' int64 view of datetimes holds NaT
@@ -362,17 +362,8 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         """
         if reset:
             self.time_zone_ = None  # until a time source says otherwise
-        if type(X).__module__.startswith("polars"):
-            if type(X).__name__ == "LazyFrame":
-                raise TypeError(
-                    "X is a polars LazyFrame, a query rather than data; collect it "
-                    "first, e.g. fit_transform(X.collect())."
-                )
-            # polars frames go through pandas: one copy, and one code path to test;
-            # column by column, since polars' to_pandas needs pyarrow
-            X = pd.DataFrame(
-                {name: X.get_column(name).to_numpy() for name in X.columns}
-            )
+        # polars frames go through pandas: one copy, and one code path to test
+        X = as_pandas(X)
         if not isinstance(X, pd.DataFrame):
             for param in ("time_column", "group_column"):
                 if getattr(self, param) is not None:

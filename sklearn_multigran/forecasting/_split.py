@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from sklearn_multigran.utils._time import as_times, grid_step
+from sklearn_multigran.utils._time import as_pandas, as_times, grid_step
 
 __all__ = ["HorizonTimeSeriesSplit"]
 
@@ -212,12 +212,7 @@ class HorizonTimeSeriesSplit(BaseCrossValidator):
     def _times(self, X):
         """``(values, is_datetime, step)``: each row's time and the grid step."""
         if self.time is not None:
-            if type(X).__module__.startswith("polars") and hasattr(X, "get_column"):
-                # as the transformer reads polars: column by column, via numpy
-                if self.time in X.columns:
-                    X = pd.DataFrame({self.time: X.get_column(self.time).to_numpy()})
-                else:
-                    X = pd.DataFrame(columns=X.columns)
+            X = as_pandas(X, [self.time])
             if not isinstance(X, pd.DataFrame):
                 raise ValueError(
                     f"time={self.time!r} names a column, but X is a "

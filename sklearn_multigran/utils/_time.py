@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "as_pandas",
     "as_times",
     "column_or_array",
     "datetime_ns",
@@ -42,6 +43,27 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # One value per row: times and groups
 # --------------------------------------------------------------------------------------
+
+
+def as_pandas(X, columns=None):
+    """A polars DataFrame as a pandas one; anything else unchanged.
+
+    Column by column through numpy (polars' own ``to_pandas`` needs pyarrow). With
+    ``columns``, only those are converted, unless one is missing: then all are, so
+    that the caller's error can list them. A ``LazyFrame`` is a query, not data,
+    and is refused by name.
+    """
+    if not type(X).__module__.startswith("polars"):
+        return X
+    if type(X).__name__ == "LazyFrame":
+        raise TypeError(
+            "X is a polars LazyFrame, a query rather than data; collect it first, "
+            "e.g. fit_transform(X.collect())."
+        )
+    names = X.columns
+    if columns is not None and all(c in names for c in columns):
+        names = list(columns)
+    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in names})
 
 
 def column_or_array(data, value, param, n_rows):
