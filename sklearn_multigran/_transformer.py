@@ -1,6 +1,7 @@
 """GranularityTransformer: trailing-window statistics at several granularities."""
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -105,6 +106,13 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     history_groups_ : ndarray of shape (n_history,)
         Series key of each history row (all None without ``group_column``).
+
+    first_fitted_times_ : dict
+        The first fitted timestamp (int64 nanoseconds, UTC) of each series, by
+        series key (None without ``group_column``); empty without a time source.
+        ``transform`` warns when a series' new rows start after it but not after
+        the series' last fitted time: their windows would need fitted rows that are
+        not kept.
 
     time_zone_ : str or None
         Time zone of the fitted times (``"UTC"``, ``"Europe/Paris"``), None for
@@ -504,8 +512,17 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
     ):
         """Keep, per series, the rows the longest window can reach from its end."""
         keep = np.zeros(0, dtype=np.int64)
+        self.first_fitted_times_ = {}
         if time_source is not None and len(times):
             sorted_times = times if order is None else times[order]
+            # group k of the sorted rows is series code k
+            self.first_fitted_times_ = {
+                keys[k]: int(sorted_times[lo])
+                for k, (lo, hi) in enumerate(
+                    zip(group_starts[:-1], group_starts[1:], strict=True)
+                )
+                if hi > lo
+            }
             row_reach = max(
                 (g.size for g in self.granularities_ if g.kind == "rows"), default=0
             )
@@ -555,10 +572,39 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         first_new = np.full(len(keys), np.iinfo(np.int64).max)
         np.minimum.at(first_new, codes, times)
         later = first_new > last_fitted
+        self._warn_overlap(first_new, last_fitted, keys)
         context = present & later[np.maximum(history_codes, 0)]
         if not context.any():
             return None, None
         return context, history_codes[context]
+
+    def _warn_overlap(self, first_new, last_fitted, keys):
+        """Warn when new rows start inside a series' fitted span, after its start.
+
+        Such rows are transformed on their own (the fitted tail would repeat or
+        interleave them), so their first windows miss the fitted rows before them.
+        Rows that start at or before the series' first fitted time (the fitted
+        series again, say) see their own past and are not warned about.
+        """
+        first_fitted = self.first_fitted_times_
+        for code, key in enumerate(keys):
+            start = first_fitted.get(key)
+            if start is None or not start < first_new[code] <= last_fitted[code]:
+                continue
+            which = "" if self.group_column is None else f" of series {key!r}"
+            warnings.warn(
+                f"transform got rows{which} starting at "
+                f"{pd.Timestamp(int(first_new[code]))}, inside the fitted span "
+                f"({pd.Timestamp(start)} to {pd.Timestamp(int(last_fitted[code]))}): "
+                "their windows cannot see the fitted rows before them, which the "
+                "transformer does not keep, so their first features differ from "
+                "those of the whole series. Transform the whole series and take "
+                "the rows you need, or pass only rows after the fitted span.",
+                UserWarning,
+                # the caller of transform (through set_output's wrapper)
+                stacklevel=5,
+            )
+            return
 
 
 def _sort_rows(times, codes, n_groups):

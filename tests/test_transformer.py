@@ -223,6 +223,47 @@ def test_transform_after_fit_sees_fitted_history(rng, closed):
     assert len(transformer.history_times_) <= 3 * 24 + 1
 
 
+def test_rows_inside_the_fitted_span_warn_that_they_cannot_see_history(rng):
+    # the README's old trap: the last day of the fitted series, transformed alone
+    frame = _series(rng, 400)
+    transformer = GranularityTransformer(("3h", "1D"), stats=("mean",), n_lags=2)
+    whole = transformer.fit_transform(frame)
+    with pytest.warns(UserWarning, match=r"inside the fitted span .* whole series"):
+        alone = transformer.transform(frame.iloc[-24:])
+    # what the warning is about: the first rows' windows miss the fitted past
+    assert not np.allclose(alone[:5], whole[-24:-19], equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "rows", [slice(None), slice(0, 250), slice(300, None)], ids=["all", "head", "after"]
+)
+def test_the_fitted_series_again_or_later_rows_do_not_warn(rng, rows):
+    frame = _series(rng, 400)
+    transformer = GranularityTransformer(("3h", "1D"), stats=("mean",), n_lags=2)
+    transformer.fit(frame.iloc[:300])
+    # warnings are errors in the test suite
+    transformer.transform(frame.iloc[rows])
+
+
+def test_overlap_warning_names_the_series(rng):
+    parts = []
+    for name in ["north", "south"]:
+        part = _series(rng, 100).reset_index(names="time")
+        part["site"] = name
+        parts.append(part)
+    panel = pd.concat(parts, ignore_index=True)
+    transformer = GranularityTransformer(
+        ("3h",), time_column="time", group_column="site"
+    ).fit(panel)
+    assert transformer.first_fitted_times_ == {
+        "north": pd.Timestamp("2024-01-01").value,
+        "south": pd.Timestamp("2024-01-01").value,
+    }
+    late_south = panel[(panel["site"] == "north") | (panel.index >= 150)]
+    with pytest.warns(UserWarning, match="of series 'south' starting at"):
+        transformer.transform(late_south)
+
+
 def test_history_with_a_gap_still_sees_only_the_past(rng):
     frame = _series(rng, 300)
     transformer = GranularityTransformer(("6h", "1D"), stats=("mean", "max"))
