@@ -448,12 +448,7 @@ class _BaseForecaster(BaseEstimator):
 
     def _series_index(self, keys):
         """Position of each series of new data among the fitted series."""
-        if keys is None:
-            if self.series_keys_ is not None:
-                raise ValueError(
-                    f"the forecaster was fitted on a panel "
-                    f"(group_column={self.group_column!r}); pass X with that column."
-                )
+        if keys is None:  # a single series (group_column is None)
             return np.zeros(1, dtype=np.int64)
         fitted = pd.Index(self.series_keys_)
         index = fitted.get_indexer(pd.Index(keys))

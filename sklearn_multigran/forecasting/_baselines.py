@@ -128,9 +128,9 @@ class NaiveForecaster(_BaseForecaster):
         96
         >>> naive.predict().round(3)
                        origin  step                time  prediction
-        0 2024-01-07 23:45:00     1 2024-01-08 00:00:00       8.934
-        1 2024-01-07 23:45:00     2 2024-01-08 00:15:00       9.084
-        2 2024-01-07 23:45:00     3 2024-01-08 00:30:00       9.278
+        0 2024-01-07 23:45:00     1 2024-01-08 00:00:00       9.051
+        1 2024-01-07 23:45:00     2 2024-01-08 00:15:00       8.962
+        2 2024-01-07 23:45:00     3 2024-01-08 00:30:00       9.228
     """
 
     _parameter_constraints = {
@@ -263,10 +263,10 @@ class WindowRidgeForecaster(_BaseForecaster):
         (96, 1000.0)
         >>> ridge.predict_interval().round(2)
                        origin  step                time  prediction  lower  upper
-        0 2024-01-14 23:45:00     1 2024-01-15 00:00:00        9.96   9.25  10.67
-        1 2024-01-14 23:45:00     2 2024-01-15 00:15:00       10.03   9.14  10.91
-        2 2024-01-14 23:45:00     3 2024-01-15 00:30:00       10.10   9.13  11.08
-        3 2024-01-14 23:45:00     4 2024-01-15 00:45:00       10.20   9.13  11.26
+        0 2024-01-14 23:45:00     1 2024-01-15 00:00:00       10.21   9.70  10.73
+        1 2024-01-14 23:45:00     2 2024-01-15 00:15:00       10.38   9.74  11.03
+        2 2024-01-14 23:45:00     3 2024-01-15 00:30:00       10.56   9.80  11.31
+        3 2024-01-14 23:45:00     4 2024-01-15 00:45:00       10.72   9.91  11.54
     """
 
     _parameter_constraints = {
@@ -327,7 +327,7 @@ class WindowRidgeForecaster(_BaseForecaster):
             last = W[:, -1:]
             Y = _targets(v, origins, horizon) - last
             keep = ~np.isnan(Y).any(axis=1)
-            parts.append((origins[keep], W[keep] - last, Y[keep]))
+            parts.append((origins[keep], (W - last)[keep], Y[keep]))
         return parts
 
     def _fit_series(self, values, covariates):
