@@ -44,11 +44,12 @@ class _Recorder(_BaseForecaster):
         self.freq = freq
         self.calibration_size = calibration_size
 
-    def _fit_series(self, values, covariates):
+    def _fit_series(self, values, covariates, times):
         calls = getattr(self, "fit_calls_", [])
         self.fit_calls_ = [*calls, ([v.copy() for v in values], covariates)]
+        self.fit_times_ = times
 
-    def _forecast(self, values, covariates, origins):
+    def _forecast(self, values, covariates, times, origins):
         self.forecast_call_ = ([v.copy() for v in values], covariates, origins)
         steps = np.arange(1, self.horizon + 1) / 100
         return [
@@ -122,6 +123,11 @@ def test_gaps_become_nan_rows_and_values_are_scaled():
     (values,), _ = model.fit_calls_[-1]
     assert len(values) == 50
     assert np.isnan(values[[10, 11, 30]]).all()
+    # the grid's times, continued for the horizon
+    expected_times = pd.date_range(series.index[0], periods=53, freq="h")
+    pd.testing.assert_index_equal(
+        model.fit_times_[0], expected_times, check_names=False
+    )
     observed = gappy.to_numpy()
     mean, std = observed.mean(), observed.std()
     expected = (series.to_numpy() - mean) / std

@@ -9,26 +9,30 @@ The contract for subclasses
 ---------------------------
 A subclass implements two methods and nothing else of the API:
 
-``_fit_series(self, values, covariates)``
+``_fit_series(self, values, covariates, times)``
     ``values`` is a list with one 1-D float64 array per series: the target on the
     series' regular grid from its first to its last time, scaled by the series'
     own level and spread (``(y - mean) / std`` of the fitted rows, so 0 is the
     series' mean), with NaN at missing times. ``covariates`` is None or a list of
     ``(len(values[s]), n_covariates)`` float64 arrays scaled the same way, column
-    by column. Fit the model and store what is learned in attributes ending in
-    ``_``. It is called twice per ``fit``: first on the series cut before the
-    calibration origins, then on everything; the second call must replace
-    everything the first one set.
+    by column. ``times`` is a list of ``pandas.DatetimeIndex``: the grid of each
+    series in the data's time zone, continued ``horizon`` steps past its end
+    (``len(values[s]) + horizon`` times), for calendar features of the origins
+    and of the targets. Fit the model and store what is learned in attributes
+    ending in ``_``. It is called twice per ``fit``: first on the series cut
+    before the calibration origins, then on everything; the second call must
+    replace everything the first one set.
 
-``_forecast(self, values, covariates, origins)``
-    ``values`` and ``covariates`` as above (scaled with the fitted scale, possibly
-    other data than fitted), ``origins`` a list with one sorted int64 array of
-    positions per series. Return a list with one ``(len(origins[s]), horizon)``
-    float64 array per series: row ``i`` is the forecast of the ``horizon`` steps
-    after position ``origins[s][i]``, in scaled units. The forecast from origin
-    ``o`` may read ``values[s][:o + 1]`` (and the same rows of the covariates)
-    and nothing after: the arrays are cut after the last origin before the call,
-    and a property test checks the rest. NaN must be handled (``_ffill`` below).
+``_forecast(self, values, covariates, times, origins)``
+    ``values``, ``covariates`` and ``times`` as above (scaled with the fitted
+    scale; possibly other data than fitted), ``origins`` a list with one sorted
+    int64 array of positions per series. Return a list with one
+    ``(len(origins[s]), horizon)`` float64 array per series: row ``i`` is the
+    forecast of the ``horizon`` steps after position ``origins[s][i]``, in scaled
+    units. The forecast from origin ``o`` may read ``values[s][:o + 1]`` and the
+    same rows of the covariates (times are known in advance, all of them), and
+    nothing after: the arrays are cut after the last origin before the call, and
+    a property test checks the rest. NaN must be handled (``_ffill`` below).
 
 During both calls the grid is known from ``self.freq_``, ``self.steps_per_day_``
 and ``self.steps_per_week_``, and ``self.horizon`` is the number of steps.
@@ -212,11 +216,11 @@ class _BaseForecaster(BaseEstimator):
     # ----------------------------------------------------------------------------------
 
     @abstractmethod
-    def _fit_series(self, values, covariates):
+    def _fit_series(self, values, covariates, times):
         """Fit on scaled per-series arrays; see the module docstring."""
 
     @abstractmethod
-    def _forecast(self, values, covariates, origins):
+    def _forecast(self, values, covariates, times, origins):
         """Forecasts (scaled) from each origin; see the module docstring."""
 
     # ----------------------------------------------------------------------------------
@@ -523,6 +527,7 @@ class _BaseForecaster(BaseEstimator):
         if data.covariates is not None:
             self.covariate_mean_, self.covariate_std_ = self._scale(data.covariates)
         values, covariates, _ = self._scaled(data)
+        times = self._grid_times(data.starts, lengths + self.horizon)
 
         counts = self._calibration_counts(lengths)
         if counts.sum() > 0:
@@ -535,12 +540,13 @@ class _BaseForecaster(BaseEstimator):
                 None
                 if covariates is None
                 else [a[: c + 1] for a, c in zip(covariates, cuts, strict=True)],
+                [t[: c + 1 + self.horizon] for t, c in zip(times, cuts, strict=True)],
             )
             origins = [
                 np.arange(c, n - self.horizon)
                 for c, n in zip(cuts, lengths, strict=True)
             ]
-            forecasts = self._forecast_cut(values, covariates, origins)
+            forecasts = self._forecast_cut(values, covariates, times, origins)
             residuals = [
                 np.abs(_targets(v, o, self.horizon) - f)
                 for v, o, f in zip(values, origins, forecasts, strict=True)
@@ -548,7 +554,7 @@ class _BaseForecaster(BaseEstimator):
             self.calibration_residuals_ = np.concatenate(residuals)
         else:
             self.calibration_residuals_ = None
-        self._fit_series(values, covariates)
+        self._fit_series(values, covariates, times)
         self.history_ = (values, covariates)
         self.history_starts_ = data.starts
         return self
@@ -557,13 +563,14 @@ class _BaseForecaster(BaseEstimator):
     # predict
     # ----------------------------------------------------------------------------------
 
-    def _forecast_cut(self, values, covariates, origins):
+    def _forecast_cut(self, values, covariates, times, origins):
         """``_forecast`` on the arrays cut after each series' last origin."""
         ends = [int(o[-1]) + 1 if len(o) else 0 for o in origins]
         values = [v[:e] for v, e in zip(values, ends, strict=True)]
+        times = [t[: e + self.horizon] for t, e in zip(times, ends, strict=True)]
         if covariates is not None:
             covariates = [c[:e] for c, e in zip(covariates, ends, strict=True)]
-        forecasts = self._forecast(values, covariates, origins)
+        forecasts = self._forecast(values, covariates, times, origins)
         return [np.asarray(f, dtype=np.float64) for f in forecasts]
 
     def _origin_positions(self, origins, lengths, starts, keys):
@@ -619,6 +626,16 @@ class _BaseForecaster(BaseEstimator):
             ok = pos >= 0
         return np.where(ok, pos, -1).astype(np.int64)
 
+    def _grid_times(self, starts, lengths):
+        """The grid of each series as a DatetimeIndex in the data's time zone."""
+        out = []
+        for start, n in zip(starts, lengths, strict=True):
+            grid = self._time_of(start, np.arange(n))
+            if self.tz_ is not None:
+                grid = grid.tz_localize("UTC").tz_convert(self.tz_)
+            out.append(grid)
+        return out
+
     def _time_of(self, start, positions):
         """Times (UTC-naive) at grid ``positions`` of a series starting at ``start``."""
         positions = np.asarray(positions)
@@ -650,7 +667,8 @@ class _BaseForecaster(BaseEstimator):
             starts, keys = data.starts, data.keys
         lengths = np.array([len(v) for v in values])
         positions = self._origin_positions(origins, lengths, starts, keys)
-        forecasts = self._forecast_cut(values, covariates, positions)
+        times = self._grid_times(starts, lengths + self.horizon)
+        forecasts = self._forecast_cut(values, covariates, times, positions)
         return index, positions, forecasts, starts, keys
 
     def _frame(self, index, positions, columns, starts, keys):

@@ -165,10 +165,10 @@ class NaiveForecaster(_BaseForecaster):
         self.freq = freq
         self.calibration_size = calibration_size
 
-    def _fit_series(self, values, covariates):
+    def _fit_series(self, values, covariates, times):
         self.season_ = None if self.strategy == "last" else _season(self, self.season)
 
-    def _forecast(self, values, covariates, origins):
+    def _forecast(self, values, covariates, times, origins):
         steps = np.arange(1, self.horizon + 1)
         out = []
         for v, o in zip(values, origins, strict=True):
@@ -330,7 +330,7 @@ class WindowRidgeForecaster(_BaseForecaster):
             parts.append((origins[keep], (W - last)[keep], Y[keep]))
         return parts
 
-    def _fit_series(self, values, covariates):
+    def _fit_series(self, values, covariates, times):
         longest = max(len(v) for v in values)
         self.lookback_ = lookback = self._resolve_lookback(longest)
         parts = self._design(values, lookback)
@@ -384,7 +384,7 @@ class WindowRidgeForecaster(_BaseForecaster):
         Y = np.concatenate([p[2] for p in parts])
         self.ridge_ = Ridge(alpha=self.alpha_).fit(X, Y)
 
-    def _forecast(self, values, covariates, origins):
+    def _forecast(self, values, covariates, times, origins):
         out = []
         for v, o in zip(values, origins, strict=True):
             if not len(o):
