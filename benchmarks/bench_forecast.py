@@ -230,7 +230,8 @@ class LightGBMDirect(_BaseForecaster):
                 model = self._model(leaves, 1000).fit(
                     X_tr,
                     y_tr,
-                    eval_set=[(X_va, y_va)],
+                    eval_X=(X_va,),
+                    eval_y=(y_va,),
                     callbacks=[lightgbm.early_stopping(50, verbose=False)],
                 )
                 best.append(model.best_iteration_ or 1000)

@@ -35,7 +35,9 @@ A subclass implements two methods and nothing else of the API:
     a property test checks the rest. NaN must be handled (``_ffill`` below).
 
 During both calls the grid is known from ``self.freq_``, ``self.steps_per_day_``
-and ``self.steps_per_week_``, and ``self.horizon`` is the number of steps.
+and ``self.steps_per_week_``, ``self.series_lengths_`` holds the lengths of the
+whole fitted series (so that choices such as a window length can be made once, the
+same in both calls), and ``self.horizon`` is the number of steps.
 ``_windows``, ``_targets`` and ``_ffill`` build the matrices most models need; a
 model on the raw last-``L`` window is then a few lines (see ``_baselines.py``).
 
@@ -529,6 +531,7 @@ class _BaseForecaster(BaseEstimator):
         values, covariates, _ = self._scaled(data)
         times = self._grid_times(data.starts, lengths + self.horizon)
 
+        self.series_lengths_ = lengths
         counts = self._calibration_counts(lengths)
         if counts.sum() > 0:
             # Split conformal: fit on the rows up to each series' first calibration

@@ -52,6 +52,8 @@ _SHARED_ATTRIBUTES = """\
     steps_per_day_, steps_per_week_ : int or None
         Grid steps in a day and in a week, None when the step does not divide
         them (or divides a day once: a daily grid has no daily cycle).
+    series_lengths_ : ndarray of shape (n_series_,)
+        Steps of each fitted series on its grid, gaps included.
     series_keys_ : ndarray or None
         Keys of the series of a panel, None for a single series.
     n_series_ : int
@@ -332,7 +334,9 @@ class WindowRidgeForecaster(_BaseForecaster):
 
     def _fit_series(self, values, covariates, times):
         longest = max(len(v) for v in values)
-        self.lookback_ = lookback = self._resolve_lookback(longest)
+        # the same window in the calibration fit and the final one: the cap is
+        # half of the whole fitted series
+        self.lookback_ = lookback = self._resolve_lookback(self.series_lengths_.max())
         parts = self._design(values, lookback)
         n_rows = sum(len(p[0]) for p in parts)
         if n_rows < 2:
