@@ -1,0 +1,152 @@
+"""Exponentially weighted mean and standard deviation over the whole past of a group.
+
+numba only: no pandas, no scikit-learn. Rows are sorted by (group, time, input
+position); the granularity is the half-life: in time units for time windows (pandas'
+``ewm(halflife=g, times=t)``), in rows for row windows (``ewm(halflife=k)``).
+
+Definition
+----------
+The value of row ``i`` at lag ``k`` is taken *as of* ``tau = key(i) - k * size``
+(``key`` the time, or the sorted row for row windows), over the non-NaN rows ``j``
+of the group with ``key(j) <= tau`` (``closed`` "right" or "both") or ``key(j) <
+tau`` ("left" or "neither": the strict past), each weighted by ``w_j = 2^(-(tau -
+key(j)) / size)``; that is pandas' ``adjust=True, ignore_na=False``, whose weights
+decay with the distance in time or in positions, NaN rows included. The mean is
+``sum(w x) / sum(w)``. Moving ``tau`` scales every weight alike, so the value as of
+``tau`` is the value at the last row included: the kernel computes each row's state
+once per half-life and each lag reads it back from a trailing pointer. Tied times
+are all included together (the value as of time ``t`` includes every row at ``t``),
+where pandas, going row by row, includes only the tied rows before.
+
+The standard deviation is ``sqrt(V)`` with ``V`` the weighted variance
+``sum(w (x - mean)^2) / sum(w)`` times pandas' bias correction ``W^2 / (W^2 - W_2)``
+(``W = sum(w)``, ``W_2 = sum(w^2)``): the correction pandas' ``ewm().std()``
+applies (``bias=False``), exact for evenly spaced rows, and for uneven times the same
+formula with the time-decayed weights, which is the reliability-weights correction
+(it makes ``V`` unbiased for independent values of equal variance whatever the
+weights). ``ddof=0`` selects the uncorrected variance (pandas' ``bias=True``). One
+value (or ``W^2 <= W_2``) has no standard deviation: ``fill_value``.
+
+Numerical choices
+-----------------
+West's weighted update (``mean += (x - mean) / W``, ``M2 += (x - mean_old) (x -
+mean) w_old / W``) rather than pandas' ``(W mean + x) / (W + 1)``: the increment is
+computed from the deviation, so data like ``1e9 + noise`` keep the noise's digits,
+and a constant run leaves the mean exactly the constant and ``M2`` exactly 0. Decay
+multiplies ``W``, ``W_2`` and ``M2`` and leaves the mean alone; ``2^(-d / size)`` is
+computed only when the gap ``d`` changes (once on a regular grid). A gap long enough
+to underflow the weights to 0 restarts the average at the next value, as it should.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from sklearn_multigran._config import NUMBA_CACHE
+
+
+@njit(cache=NUMBA_CACHE, nogil=True)
+def ewm_sweeps(
+    x,
+    times,
+    group_starts,
+    is_time,
+    sizes,
+    hi_offsets,
+    mean_cols,
+    std_cols,
+    bias,
+    min_periods,
+    fill_value,
+    out_rows,
+    out,
+):
+    """EWM mean and std of one column for each granularity (half-life) and lag.
+
+    ``is_time``, ``sizes``: per granularity; ``hi_offsets``, ``mean_cols`` and
+    ``std_cols``: (n_granularities, n_lags), the lag's window bound (row ``j`` is
+    included when ``key(j) <= key(i) - hi_offset``) and output columns (-1 when not
+    asked for). ``bias`` skips the bias correction of the variance.
+    """
+    n_rows = x.shape[0]
+    n_lags = hi_offsets.shape[1]
+    identity_rows = out_rows.shape[0] == 0
+    fewest = max(min_periods, 1)
+    counts = np.empty(n_rows, np.int64)
+    means = np.empty(n_rows)
+    stds = np.empty(n_rows)
+    for g in range(sizes.shape[0]):
+        timed = is_time[g]
+        halflife = float(sizes[g])
+        want_std = False
+        for lag in range(n_lags):
+            want_std = want_std or std_cols[g, lag] >= 0
+        # every row's state after it (and every row before it) has been seen
+        for grp in range(group_starts.shape[0] - 1):
+            g0 = group_starts[grp]
+            g1 = group_starts[grp + 1]
+            count = 0
+            weight = 0.0
+            weight2 = 0.0
+            mean = 0.0
+            m2 = 0.0
+            last_gap = -1
+            decay = 1.0
+            for j in range(g0, g1):
+                if count > 0:
+                    gap = (times[j] - times[j - 1]) if timed else 1
+                    if gap != last_gap:
+                        decay = 0.5 ** (gap / halflife)
+                        last_gap = gap
+                    weight *= decay
+                    weight2 *= decay * decay
+                    m2 *= decay
+                v = x[j]
+                if not np.isnan(v):
+                    count += 1
+                    old_weight = weight
+                    weight += 1.0
+                    weight2 += 1.0
+                    delta = v - mean
+                    mean += delta / weight
+                    m2 += old_weight * delta * (delta / weight)
+                counts[j] = count
+                means[j] = mean
+                if want_std:
+                    if bias:
+                        std = math.sqrt(m2 / weight) if count > 0 else fill_value
+                    else:
+                        denominator = weight * weight - weight2
+                        std = (
+                            math.sqrt(m2 * weight / denominator)
+                            if denominator > 0.0
+                            else fill_value
+                        )
+                    stds[j] = std
+        # each lag reads the state at the last row it includes
+        for lag in range(n_lags):
+            hi_offset = hi_offsets[g, lag]
+            mean_col = mean_cols[g, lag]
+            std_col = std_cols[g, lag]
+            for grp in range(group_starts.shape[0] - 1):
+                g0 = group_starts[grp]
+                g1 = group_starts[grp + 1]
+                p = g0  # one past the last row included
+                for i in range(g0, g1):
+                    dest = i if identity_rows else out_rows[i]
+                    hi = (times[i] if timed else i) - hi_offset
+                    while p < g1 and (times[p] if timed else p) <= hi:
+                        p += 1
+                    if dest < 0:
+                        continue
+                    if p == g0 or counts[p - 1] < fewest:
+                        if mean_col >= 0:
+                            out[dest, mean_col] = fill_value
+                        if std_col >= 0:
+                            out[dest, std_col] = fill_value
+                        continue
+                    if mean_col >= 0:
+                        out[dest, mean_col] = means[p - 1]
+                    if std_col >= 0:
+                        out[dest, std_col] = stds[p - 1]
