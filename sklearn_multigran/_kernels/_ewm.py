@@ -31,8 +31,10 @@ Numerical choices
 -----------------
 West's weighted update (``mean += (x - mean) / W``, ``M2 += (x - mean_old) (x -
 mean) w_old / W``) rather than pandas' ``(W mean + x) / (W + 1)``: the increment is
-computed from the deviation, so data like ``1e9 + noise`` keep the noise's digits,
-and a constant run leaves the mean exactly the constant and ``M2`` exactly 0. Decay
+computed from the deviation, and the mean is kept relative to the group's first
+value, so for data like ``1e9 + noise`` its updates round at the noise's scale (a
+mean kept at 1e9 gathers a few ulps of 1e9 over a half-life), and a constant run
+leaves the mean exactly the constant and ``M2`` exactly 0. Decay
 multiplies ``W``, ``W_2`` and ``M2`` and leaves the mean alone; ``2^(-d / size)`` is
 computed only when the gap ``d`` changes (once on a regular grid). A gap long enough
 to underflow the weights to 0 restarts the average at the next value, as it should.
@@ -93,6 +95,9 @@ def ewm_sweeps(
             m2 = 0.0
             last_gap = -1
             decay = 1.0
+            # the mean is kept relative to the group's first value: its updates
+            # round at the scale of the deviations, not of the level
+            shift = 0.0
             for j in range(g0, g1):
                 if count > 0:
                     gap = (times[j] - times[j - 1]) if timed else 1
@@ -104,6 +109,9 @@ def ewm_sweeps(
                     m2 *= decay
                 v = x[j]
                 if not np.isnan(v):
+                    if count == 0:
+                        shift = v
+                    v -= shift
                     count += 1
                     old_weight = weight
                     weight += 1.0
@@ -112,7 +120,7 @@ def ewm_sweeps(
                     mean += delta / weight
                     m2 += old_weight * delta * (delta / weight)
                 counts[j] = count
-                means[j] = mean
+                means[j] = mean + shift
                 if want_std:
                     if bias:
                         std = math.sqrt(m2 / weight) if count > 0 else fill_value
