@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sklearn_multigran._kernels import _dispatch_stats
 from sklearn_multigran._kernels._dispatch_stats import (
     check_statistic,
     window_statistics_extra,
@@ -38,8 +39,11 @@ def _params(**kwargs):
     closed=st.sampled_from(CLOSED),
     stats=st.lists(st.sampled_from(ORDER_STATS), min_size=1, max_size=4, unique=True),
     min_periods=st.integers(0, 3),
+    buffer_rows=st.sampled_from([0, 64]),
 )
-def test_quantiles_match_naive_loop(panel, windows, n_lags, closed, stats, min_periods):
+def test_quantiles_match_naive_loop(
+    panel, windows, n_lags, closed, stats, min_periods, buffer_rows
+):
     values, times, group_starts, out_rows, n_out = panel
     params = _params(
         n_lags=n_lags,
@@ -53,14 +57,21 @@ def test_quantiles_match_naive_loop(panel, windows, n_lags, closed, stats, min_p
     expected = naive_window_statistics_extra(
         values, times, group_starts, windows, **params
     )
-    got = window_statistics_extra(values, times, group_starts, windows, **params)
+    # 0 sends every window to the tree (in blocks of 16 rows), 64 to the buffer
+    old = _dispatch_stats._BUFFER_ROWS
+    _dispatch_stats._BUFFER_ROWS = buffer_rows
+    try:
+        got = window_statistics_extra(values, times, group_starts, windows, **params)
+    finally:
+        _dispatch_stats._BUFFER_ROWS = old
     # the same two order statistics and numpy's own interpolation: to the bit
     np.testing.assert_array_equal(got, expected)
 
 
-def test_long_windows_match_numpy_on_strided_views(rng):
+@pytest.mark.parametrize("size", [1000, 50])
+def test_long_windows_match_numpy_on_strided_views(rng, size):
     # windows far longer than the hypothesis panels: a random walk with ties
-    n_rows, size = 6000, 1000
+    n_rows = 6000
     values = np.round(np.cumsum(rng.normal(size=n_rows)), 1)
     times = np.arange(n_rows, dtype=np.int64)
     got = window_statistics_extra(

@@ -22,6 +22,10 @@ from sklearn_multigran._kernels._ewm import ewm_sweeps
 from sklearn_multigran._kernels._order import quantile_sweeps
 from sklearn_multigran._kernels._shape import moment_sweeps, slope_sweeps
 
+# Windows of at most this many rows take the sorted buffer rather than the tree
+# (see ``_order._buffer_sweep``); read at each call, so tests can force either
+_BUFFER_ROWS = 64
+
 FIXED_STATISTICS = ("median", "slope", "skew", "kurt", "ewm_mean", "ewm_std")
 
 
@@ -170,6 +174,7 @@ def window_statistics_extra(
                 fill_value,
                 out_rows,
                 out,
+                _BUFFER_ROWS,
             )
         if "slope" in k_of:
             slope_sweeps(

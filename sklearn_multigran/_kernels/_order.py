@@ -50,43 +50,230 @@ def _tree_add(tree, m, rank, delta):
 @njit(cache=NUMBA_CACHE, nogil=True, inline="always")
 def _tree_kth(tree, m, top, k):
     """The 0-based rank of the ``k``-th (1-based) counted leaf; ``top``: the
-    largest power of two not above ``m``."""
+    largest power of two below the tree's size ``m`` (itself a power of two).
+
+    Branch-free: whether to step right depends on the data and would mispredict
+    half the time; selects compile to conditional moves.
+    """
     pos = 0
     step = top
     while step > 0:
         nxt = pos + step
-        if nxt <= m and tree[nxt] < k:
-            pos = nxt
-            k -= tree[nxt]
+        count = tree[nxt]
+        right = count < k
+        pos = nxt if right else pos
+        k = k - count if right else k
         step >>= 1
     return pos
 
 
 @njit(cache=NUMBA_CACHE, nogil=True, inline="always")
-def _quantile_of(tree, m, top, ranked, count, q, midpoint):
-    """numpy's linear quantile ``q`` (or its median) of the ``count`` counted values."""
+def _quantile_plan(count, q, midpoint):
+    """Which order statistics numpy's quantile ``q`` of ``count`` values reads.
+
+    Returns ``(k, mode, gamma)``: the ``k``-th smallest (1-based) alone (mode 0),
+    the mean of the ``k``-th and ``k + 1``-th as ``np.median`` (mode 1), or their
+    linear interpolation at ``gamma`` (mode 2).
+    """
     if midpoint:
         half = count // 2
         if count % 2 == 1:
-            return ranked[_tree_kth(tree, m, top, half + 1)]
-        a = ranked[_tree_kth(tree, m, top, half)]
-        b = ranked[_tree_kth(tree, m, top, half + 1)]
-        # np.median: the mean of the two middle values, (a + b) / 2
-        return (a + b) * 0.5
+            return half + 1, 0, 0.0
+        return half, 1, 0.5
     # numpy's virtual index for method="linear"
     virtual = (count - 1) * q
     if virtual >= count - 1:
-        return ranked[_tree_kth(tree, m, top, count)]
+        return count, 0, 0.0
     previous = math.floor(virtual)
-    gamma = virtual - previous
-    k = int(previous) + 1
-    a = ranked[_tree_kth(tree, m, top, k)]
-    b = ranked[_tree_kth(tree, m, top, k + 1)]
+    return int(previous) + 1, 2, virtual - previous
+
+
+@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+def _combine(a, b, mode, gamma):
+    """The quantile from order statistics ``a`` and ``b`` (see ``_quantile_plan``)."""
+    if mode == 0:
+        return a
+    if mode == 1:
+        # np.median: the mean of the two middle values, (a + b) / 2
+        return (a + b) * 0.5
     # numpy's _lerp: from the nearer end, so gamma = 1 returns b exactly
     diff = b - a
     if gamma >= 0.5:
         return b - diff * (1.0 - gamma)
     return a + diff * gamma
+
+
+@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+def _quantile_of(tree, m, top, ranked, count, q, midpoint):
+    """numpy's linear quantile ``q`` (or its median) of the ``count`` counted values."""
+    k, mode, gamma = _quantile_plan(count, q, midpoint)
+    a = ranked[_tree_kth(tree, m, top, k)]
+    b = ranked[_tree_kth(tree, m, top, k + 1)] if mode > 0 else a
+    return _combine(a, b, mode, gamma)
+
+
+@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+def _lower_bound(buffer, count, v):
+    """The first index of the sorted ``buffer[:count]`` whose value is >= ``v``."""
+    base = 0
+    size = count
+    while size > 1:
+        half = size >> 1
+        base = base + half if buffer[base + half - 1] < v else base
+        size -= half
+    return base + (1 if size == 1 and buffer[base] < v else 0)
+
+
+@njit(cache=NUMBA_CACHE, nogil=True)
+def _buffer_sweep(
+    x,
+    times,
+    g0,
+    g1,
+    timed,
+    lo_offset,
+    hi_offset,
+    capacity,
+    levels,
+    midpoint,
+    cols,
+    min_periods,
+    fill_value,
+    out_rows,
+    out,
+):
+    """Quantiles of one window over one group, from a sorted buffer of its values.
+
+    For short windows (at most ``buffer_rows``): a row entering or leaving shifts
+    up to ``capacity`` values, O(w), and a quantile reads the buffer directly.
+    On 1M rows this measured 2.4x faster than the tree for 16-row windows and 1.3x
+    for 61-row ones: shifting a few cache-resident values beats the tree's
+    block sorts and its chains of dependent updates.
+    """
+    n_levels = levels.shape[0]
+    identity_rows = out_rows.shape[0] == 0
+    fewest = max(min_periods, 1)
+    buffer = np.empty(capacity + 1)
+    count = 0
+    s = g0
+    e = g0
+    for i in range(g0, g1):
+        key_i = times[i] if timed else i
+        lo = key_i - lo_offset
+        hi = key_i - hi_offset
+        while s < g1 and (times[s] if timed else s) <= lo:
+            if s < e:
+                v = x[s]
+                if not np.isnan(v):
+                    # an equal value is the same value: remove the first one
+                    pos = _lower_bound(buffer, count, v)
+                    for k in range(pos, count - 1):
+                        buffer[k] = buffer[k + 1]
+                    count -= 1
+            s += 1
+        if e < s:
+            e = s
+        while e < g1 and (times[e] if timed else e) <= hi:
+            v = x[e]
+            if not np.isnan(v):
+                pos = _lower_bound(buffer, count, v)
+                for k in range(count, pos, -1):
+                    buffer[k] = buffer[k - 1]
+                buffer[pos] = v
+                count += 1
+            e += 1
+        dest = i if identity_rows else out_rows[i]
+        if dest < 0:
+            continue
+        if count < fewest:
+            for k in range(n_levels):
+                out[dest, cols[k]] = fill_value
+            continue
+        for k in range(n_levels):
+            rank, mode, gamma = _quantile_plan(count, levels[k], midpoint[k])
+            a = buffer[rank - 1]
+            b = buffer[rank] if mode > 0 else a
+            out[dest, cols[k]] = _combine(a, b, mode, gamma)
+
+
+@njit(cache=NUMBA_CACHE, nogil=True)
+def _max_window_rows(times, g0, g1, timed, lo_offset, hi_offset):
+    """The most rows any window of the group's rows [g0, g1) holds (two pointers)."""
+    most = 0
+    s = g0
+    e = g0
+    for i in range(g0, g1):
+        key_i = times[i] if timed else i
+        while s < g1 and (times[s] if timed else s) <= key_i - lo_offset:
+            s += 1
+        e = max(e, s)
+        while e < g1 and (times[e] if timed else e) <= key_i - hi_offset:
+            e += 1
+        most = max(most, e - s)
+    return most
+
+
+# runs sorted by insertion before the merges of ``_sort_block``
+_RUN = 16
+
+
+@njit(cache=NUMBA_CACHE, nogil=True)
+def _sort_block(x, start, stop, rows, values, spare_rows, spare_values):
+    """The non-NaN rows of ``x[start:stop]`` and their values, in value order.
+
+    Writes them to the front of ``rows`` and ``values`` (``spare_*``: scratch of
+    the same size); returns how many. A bottom-up merge sort that moves values and
+    rows together: numba's ``np.argsort`` goes through the permutation for every
+    comparison and measured 4x slower on blocks of 256 to 2048 values.
+    """
+    m = 0
+    for j in range(start, stop):
+        if not np.isnan(x[j]):
+            values[m] = x[j]
+            rows[m] = j
+            m += 1
+    for lo in range(0, m, _RUN):
+        hi = min(lo + _RUN, m)
+        for a in range(lo + 1, hi):
+            v = values[a]
+            r = rows[a]
+            b = a - 1
+            while b >= lo and values[b] > v:
+                values[b + 1] = values[b]
+                rows[b + 1] = rows[b]
+                b -= 1
+            values[b + 1] = v
+            rows[b + 1] = r
+    width = _RUN
+    src_v, src_r, dst_v, dst_r = values, rows, spare_values, spare_rows
+    passes = 0
+    while width < m:
+        for lo in range(0, m, 2 * width):
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            p = lo
+            q = mid
+            for out in range(lo, hi):
+                if q >= hi or (p < mid and src_v[p] <= src_v[q]):
+                    dst_v[out] = src_v[p]
+                    dst_r[out] = src_r[p]
+                    p += 1
+                else:
+                    dst_v[out] = src_v[q]
+                    dst_r[out] = src_r[q]
+                    q += 1
+        src_v, src_r, dst_v, dst_r = dst_v, dst_r, src_v, src_r
+        width *= 2
+        passes += 1
+    if passes % 2 == 1:
+        values[:m] = src_v[:m]
+        rows[:m] = src_r[:m]
+    return m
+
+
+# Fewest rows per block: smaller blocks would spend more on sorting calls than
+# they save on the tree's depth (log2 of 2 blocks: 9 levels at 256)
+_MIN_BLOCK = 16  # 2**4: ``shift`` in ``quantile_sweeps`` starts at 4
 
 
 @njit(cache=NUMBA_CACHE, nogil=True)
@@ -104,6 +291,7 @@ def quantile_sweeps(
     fill_value,
     out_rows,
     out,
+    buffer_rows,
 ):
     """Quantiles of one column over several windows (granularity x lag).
 
@@ -118,47 +306,74 @@ def quantile_sweeps(
         mean of the middle pair rather than the interpolation at 0.5).
     cols : ndarray of shape (n_tasks, n_levels)
         Output column of each window's each level.
+    buffer_rows : int
+        Windows of at most this many rows (in a group) use ``_buffer_sweep``.
 
-    One group at a time: its non-NaN values are sorted once, and each window sweeps
-    the group with its own tree (cleared between windows), so memory is one group's
-    ranks and one tree whatever the number of windows.
+    Ranks are local. The group is cut into blocks of ``B`` rows, ``B`` a power of
+    two no smaller than the longest window; a window then lies within two
+    consecutive blocks, from the block of its first row. The tree ranks the values
+    of that pair of blocks (merged from the blocks' own sorted orders, each block
+    sorted once), so it has ``2 B`` leaves: it stays in L1/L2 cache and its depth
+    is ``log2(2 B)``, not ``log2`` of the group. When the window's first row moves
+    into the next block, the next pair is merged and the tree rebuilt from the
+    window's rows in O(B): O(1) per row. Ranking the whole group instead (one
+    sort, one tree of the group's size) measured 4x slower on 1M rows, each
+    descent a chain of cache misses.
     """
-    n_rows = x.shape[0]
     n_tasks = lo_offsets.shape[0]
     n_levels = levels.shape[0]
     identity_rows = out_rows.shape[0] == 0
     fewest = max(min_periods, 1)
-    rank = np.empty(n_rows, np.int64)
-    ranked = np.empty(n_rows)
-    tree = np.zeros(n_rows + 1, np.int32)
-    for grp in range(group_starts.shape[0] - 1):
-        g0 = group_starts[grp]
-        g1 = group_starts[grp + 1]
-        if g1 <= g0:
-            continue
-        # ranks of the group's non-NaN values: one sort per group and column
-        m = 0
-        for j in range(g0, g1):
-            if not np.isnan(x[j]):
-                ranked[m] = x[j]
-                rank[m] = j
-                m += 1
-        order = np.argsort(ranked[:m])
-        rows_of = rank[:m].copy()
-        values = ranked[:m].copy()
-        for j in range(g0, g1):
-            rank[j - g0] = -1
-        for r in range(m):
-            ranked[r] = values[order[r]]
-            rank[rows_of[order[r]] - g0] = r
-        top = 1
-        while top * 2 <= m:
-            top *= 2
-        for task in range(n_tasks):
-            timed = is_time[task]
-            lo_offset = lo_offsets[task]
-            hi_offset = hi_offsets[task]
-            tree[: m + 1] = 0
+    for task in range(n_tasks):
+        timed = is_time[task]
+        lo_offset = lo_offsets[task]
+        hi_offset = hi_offsets[task]
+        for grp in range(group_starts.shape[0] - 1):
+            g0 = group_starts[grp]
+            g1 = group_starts[grp + 1]
+            if g1 <= g0:
+                continue
+            longest = _max_window_rows(times, g0, g1, timed, lo_offset, hi_offset)
+            if longest <= buffer_rows:
+                _buffer_sweep(
+                    x,
+                    times,
+                    g0,
+                    g1,
+                    timed,
+                    lo_offset,
+                    hi_offset,
+                    longest,
+                    levels,
+                    midpoint,
+                    cols[task],
+                    min_periods,
+                    fill_value,
+                    out_rows,
+                    out,
+                )
+                continue
+            block = _MIN_BLOCK
+            shift = 4
+            while block < longest:
+                block *= 2
+                shift += 1
+            first_rows = np.empty(block, np.int64)
+            first_values = np.empty(block)
+            second_rows = np.empty(block, np.int64)
+            second_values = np.empty(block)
+            spare_rows = np.empty(block, np.int64)
+            spare_values = np.empty(block)
+            pair_rank = np.empty(2 * block, np.int64)
+            ranked = np.empty(2 * block)
+            tree = np.zeros(2 * block + 1, np.int32)
+            pair_block = -2
+            pair_start = g0
+            m_second = 0
+            # the tree has 2 * block leaves, a power of two, whatever the pair
+            # holds: empty leaves count 0, and descents need no bound test
+            m = 2 * block
+            top = block
             s = g0
             e = g0
             count = 0
@@ -168,15 +383,68 @@ def quantile_sweeps(
                 hi = key_i - hi_offset
                 # both ends only move forward; only rows that entered may leave
                 while s < g1 and (times[s] if timed else s) <= lo:
-                    if s < e and rank[s - g0] >= 0:
-                        _tree_add(tree, m, rank[s - g0], -1)
-                        count -= 1
+                    if s < e:
+                        r = pair_rank[s - pair_start]
+                        if r >= 0:
+                            _tree_add(tree, m, r, -1)
+                            count -= 1
                     s += 1
                 if e < s:
                     e = s
+                # a shift, not an integer division (tens of cycles, every row)
+                b = (s - g0) >> shift
+                if s < g1 and b != pair_block:
+                    # the window starts in a new block: rank the pair (b, b + 1)
+                    a0 = g0 + b * block
+                    a1 = min(a0 + block, g1)
+                    a2 = min(a1 + block, g1)
+                    if b == pair_block + 1:
+                        first_rows, second_rows = second_rows, first_rows
+                        first_values, second_values = second_values, first_values
+                        m_first = m_second
+                    else:
+                        m_first = _sort_block(
+                            x,
+                            a0,
+                            a1,
+                            first_rows,
+                            first_values,
+                            spare_rows,
+                            spare_values,
+                        )
+                    m_second = _sort_block(
+                        x, a1, a2, second_rows, second_values, spare_rows, spare_values
+                    )
+                    pair_rank[: a2 - a0] = -1
+                    p = 0
+                    q = 0
+                    for r in range(m_first + m_second):
+                        if q >= m_second or (
+                            p < m_first and first_values[p] <= second_values[q]
+                        ):
+                            ranked[r] = first_values[p]
+                            pair_rank[first_rows[p] - a0] = r
+                            p += 1
+                        else:
+                            ranked[r] = second_values[q]
+                            pair_rank[second_rows[q] - a0] = r
+                            q += 1
+                    pair_block = b
+                    pair_start = a0
+                    # the window's rows into a fresh tree, built in O(m)
+                    tree[: m + 1] = 0
+                    for j in range(s, e):
+                        r = pair_rank[j - a0]
+                        if r >= 0:
+                            tree[r + 1] += 1
+                    for leaf in range(1, m + 1):
+                        parent = leaf + (leaf & -leaf)
+                        if parent <= m:
+                            tree[parent] += tree[leaf]
                 while e < g1 and (times[e] if timed else e) <= hi:
-                    if rank[e - g0] >= 0:
-                        _tree_add(tree, m, rank[e - g0], 1)
+                    r = pair_rank[e - pair_start]
+                    if r >= 0:
+                        _tree_add(tree, m, r, 1)
                         count += 1
                     e += 1
                 dest = i if identity_rows else out_rows[i]
