@@ -70,70 +70,103 @@ def ewm_sweeps(
     ``std_cols``: (n_granularities, n_lags), the lag's window bound (row ``j`` is
     included when ``key(j) <= key(i) - hi_offset``) and output columns (-1 when not
     asked for). ``bias`` skips the bias correction of the variance.
+
+    Lag 0 is written from the running state as the rows are included; with more
+    lags every row's state is stored and each further lag reads it back from its
+    own trailing pointer.
     """
     n_rows = x.shape[0]
     n_lags = hi_offsets.shape[1]
     identity_rows = out_rows.shape[0] == 0
     fewest = max(min_periods, 1)
-    counts = np.empty(n_rows, np.int64)
-    means = np.empty(n_rows)
-    stds = np.empty(n_rows)
+    keep = n_lags > 1
+    counts = np.empty(n_rows if keep else 0, np.int64)
+    means = np.empty(n_rows if keep else 0)
+    stds = np.empty(n_rows if keep else 0)
     for g in range(sizes.shape[0]):
         timed = is_time[g]
         halflife = float(sizes[g])
+        hi_offset = hi_offsets[g, 0]
+        mean_col = mean_cols[g, 0]
+        std_col = std_cols[g, 0]
         want_std = False
         for lag in range(n_lags):
             want_std = want_std or std_cols[g, lag] >= 0
-        # every row's state after it (and every row before it) has been seen
         for grp in range(group_starts.shape[0] - 1):
             g0 = group_starts[grp]
             g1 = group_starts[grp + 1]
             count = 0
             weight = 0.0
             weight2 = 0.0
-            mean = 0.0
-            m2 = 0.0
-            last_gap = -1
-            decay = 1.0
             # the mean is kept relative to the group's first value: its updates
             # round at the scale of the deviations, not of the level
             shift = 0.0
-            for j in range(g0, g1):
-                if count > 0:
-                    gap = (times[j] - times[j - 1]) if timed else 1
-                    if gap != last_gap:
-                        decay = 0.5 ** (gap / halflife)
-                        last_gap = gap
-                    weight *= decay
-                    weight2 *= decay * decay
-                    m2 *= decay
-                v = x[j]
-                if not np.isnan(v):
-                    if count == 0:
-                        shift = v
-                    v -= shift
-                    count += 1
-                    old_weight = weight
-                    weight += 1.0
-                    weight2 += 1.0
-                    delta = v - mean
-                    mean += delta / weight
-                    m2 += old_weight * delta * (delta / weight)
-                counts[j] = count
-                means[j] = mean + shift
-                if want_std:
-                    if bias:
-                        std = math.sqrt(m2 / weight) if count > 0 else fill_value
-                    else:
-                        denominator = weight * weight - weight2
-                        std = (
-                            math.sqrt(m2 * weight / denominator)
-                            if denominator > 0.0
-                            else fill_value
-                        )
-                    stds[j] = std
-        # each lag reads the state at the last row it includes
-        for lag in range(n_lags):
+            mean = 0.0
+            total = 0.0
+            m2 = 0.0
+            std = fill_value
+            last_key = 0
+            last_gap = -1
+            decay = 1.0
+            p = g0  # the next row to include
+            for i in range(g0, g1):
+                hi = (times[i] if timed else i) - hi_offset
+                while p < g1 and (times[p] if timed else p) <= hi:
+                    v = x[p]
+                    if not np.isnan(v):
+                        key = times[p] if timed else p
+                        if count == 0:
+                            shift = v
+                        else:
+                            # decay since the last value; 2^(-gap / size) only
+                            # when the gap changes (rarely, on a regular grid)
+                            gap = key - last_key
+                            if gap != last_gap:
+                                decay = 0.5 ** (gap / halflife)
+                                last_gap = gap
+                        last_key = key
+                        v -= shift
+                        count += 1
+                        if want_std:
+                            weight *= decay
+                            weight2 = weight2 * (decay * decay) + 1.0
+                            m2 *= decay
+                            old_weight = weight
+                            weight += 1.0
+                            delta = v - mean
+                            mean += delta / weight
+                            m2 += old_weight * delta * (delta / weight)
+                            if bias:
+                                std = math.sqrt(m2 / weight)
+                            else:
+                                denominator = weight * weight - weight2
+                                std = (
+                                    math.sqrt(m2 * weight / denominator)
+                                    if denominator > 0.0
+                                    else fill_value
+                                )
+                        else:
+                            # only the mean: unnormalised sums, whose updates do
+                            # not wait on a division (West's update chains one
+                            # per value, and measured 1.6x slower)
+                            weight = weight * decay + 1.0
+                            total = total * decay + v
+                            mean = total / weight
+                    if keep:
+                        counts[p] = count
+                        means[p] = mean + shift
+                        stds[p] = std
+                    p += 1
+                dest = i if identity_rows else out_rows[i]
+                if dest < 0:
+                    continue
+                ok = count >= fewest
+                if mean_col >= 0:
+                    out[dest, mean_col] = mean + shift if ok else fill_value
+                if std_col >= 0:
+                    out[dest, std_col] = std if ok else fill_value
+        # each further lag reads the state at the last row it includes
+        for lag in range(1, n_lags):
             hi_offset = hi_offsets[g, lag]
             mean_col = mean_cols[g, lag]
             std_col = std_cols[g, lag]
