@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from sklearn_multigran._config import NUMBA_CACHE
 
@@ -104,11 +105,31 @@ def _combine(a, b, mode, gamma):
 
 
 @njit(cache=NUMBA_CACHE, nogil=True, inline="always")
-def _quantile_of(tree, m, top, ranked, count, q, midpoint):
+def _next_present(bits, rank):
+    """The smallest counted rank above ``rank``, from the bitmap of counted ranks.
+
+    The second order statistic of an interpolation is the successor of the first:
+    a word scan (the window fills a good share of its pair's ranks, so it is most
+    often in the same word) instead of a second descent of the tree.
+    """
+    q = rank + 1
+    word = q >> 6
+    w = bits[word] >> np.uint64(q & 63)
+    if w != 0:
+        return q + int(trailing_zeros(w))
+    word += 1
+    while bits[word] == 0:
+        word += 1
+    return (word << 6) + int(trailing_zeros(bits[word]))
+
+
+@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+def _quantile_of(tree, m, top, bits, ranked, count, q, midpoint):
     """numpy's linear quantile ``q`` (or its median) of the ``count`` counted values."""
     k, mode, gamma = _quantile_plan(count, q, midpoint)
-    a = ranked[_tree_kth(tree, m, top, k)]
-    b = ranked[_tree_kth(tree, m, top, k + 1)] if mode > 0 else a
+    rank = _tree_kth(tree, m, top, k)
+    a = ranked[rank]
+    b = ranked[_next_present(bits, rank)] if mode > 0 else a
     return _combine(a, b, mode, gamma)
 
 
@@ -275,14 +296,16 @@ def _sort_block(x, start, stop, rows, values, spare_rows, spare_values):
             p = lo
             q = mid
             for out in range(lo, hi):
-                if q >= hi or (p < mid and src_v[p] <= src_v[q]):
-                    dst_v[out] = src_v[p]
-                    dst_r[out] = src_r[p]
-                    p += 1
-                else:
-                    dst_v[out] = src_v[q]
-                    dst_r[out] = src_r[q]
-                    q += 1
+                # branch-free: which side goes next is a coin toss on random data
+                a = src_v[min(p, mid - 1)]
+                b = src_v[min(q, hi - 1)]
+                ra = src_r[min(p, mid - 1)]
+                rb = src_r[min(q, hi - 1)]
+                first = (q >= hi) | ((p < mid) & (a <= b))
+                dst_v[out] = a if first else b
+                dst_r[out] = ra if first else rb
+                p += first
+                q += not first
         src_v, src_r, dst_v, dst_r = dst_v, dst_r, src_v, src_r
         width *= 2
         passes += 1
@@ -388,6 +411,8 @@ def quantile_sweeps(
             pair_rank = np.empty(2 * block, np.int64)
             ranked = np.empty(2 * block)
             tree = np.zeros(2 * block + 1, np.int32)
+            # which ranks are counted, 64 to a word (and a spare word)
+            bits = np.zeros(2 * block // 64 + 2, np.uint64)
             pair_block = -2
             pair_start = g0
             m_second = 0
@@ -408,6 +433,7 @@ def quantile_sweeps(
                         r = pair_rank[s - pair_start]
                         if r >= 0:
                             _tree_add(tree, m, r, -1)
+                            bits[r >> 6] &= ~(np.uint64(1) << np.uint64(r & 63))
                             count -= 1
                     s += 1
                 if e < s:
@@ -454,10 +480,12 @@ def quantile_sweeps(
                     pair_start = a0
                     # the window's rows into a fresh tree, built in O(m)
                     tree[: m + 1] = 0
+                    bits[:] = 0
                     for j in range(s, e):
                         r = pair_rank[j - a0]
                         if r >= 0:
                             tree[r + 1] += 1
+                            bits[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
                     for leaf in range(1, m + 1):
                         parent = leaf + (leaf & -leaf)
                         if parent <= m:
@@ -466,6 +494,7 @@ def quantile_sweeps(
                     r = pair_rank[e - pair_start]
                     if r >= 0:
                         _tree_add(tree, m, r, 1)
+                        bits[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
                         count += 1
                     e += 1
                 dest = i if identity_rows else out_rows[i]
@@ -477,5 +506,5 @@ def quantile_sweeps(
                     continue
                 for k in range(n_levels):
                     out[dest, cols[task, k]] = _quantile_of(
-                        tree, m, top, ranked, count, levels[k], midpoint[k]
+                        tree, m, top, bits, ranked, count, levels[k], midpoint[k]
                     )
