@@ -24,7 +24,7 @@ from sklearn_multigran._kernels._shape import moment_sweeps, slope_sweeps
 
 # Windows of at most this many rows take the sorted buffer rather than the tree
 # (see ``_order._buffer_sweep``); read at each call, so tests can force either
-_BUFFER_ROWS = 64
+_BUFFER_ROWS = 256
 
 FIXED_STATISTICS = ("median", "slope", "skew", "kurt", "ewm_mean", "ewm_std")
 
