@@ -8,21 +8,25 @@ values (or none) give ``fill_value``; ``out_rows[i] == -1`` marks a context row.
 
 The structure
 -------------
-A Fenwick tree (binary indexed tree) of counts over the *ranks* of the group's
-non-NaN values, ranked once per group and column by one sort. A row entering its
-window adds 1 at its rank, a row leaving subtracts 1, and the ``k``-th smallest value
-of the window is found by one descent of the tree from its top power of two: each
-O(log m) for a group of ``m`` values, with no data-dependent memory layout to
-maintain. Ties need nothing special: equal values get distinct, adjacent ranks.
+Counts over the *ranks* of the values: a row entering its window sets the bit of
+its rank, a row leaving clears it, and the ``k``-th smallest value is the ``k``-th
+set bit. A Fenwick tree (binary indexed tree) of the bit counts per 64-rank word
+finds the word in ``log2(words)`` steps, and dropping set bits finds the rank within
+it; the next order statistic (for an interpolation) is the next set bit. Ties need
+nothing special: equal values get distinct, adjacent ranks.
+
+Ranks are local (see ``quantile_sweeps``): blocks of ``B >= w`` rows, each sorted
+once, and the ranks of two consecutive blocks, so the tree and the bitmap hold
+``2 B`` ranks and stay in cache, and every operation is O(log w). Ranking the whole
+group at once measured 3x slower on 1M rows (a descent became a chain of cache
+misses), and a tree over single ranks rather than 64-rank words 1.25x slower.
 
 Why this structure: an indexable skip list chases pointers through a heap of nodes,
 and a pair of heaps with lazy deletion serves one quantile level per pair and grows
-with the deleted entries it has not yet popped; the tree's counts are plain int32,
-its upper levels stay in cache, and one tree serves every level. A sorted buffer with
-binary insertion (polars, bottleneck's ``move_median``) is O(w) per row: fast for
-short windows, but it moves ``w / 2`` values per row on a day of minutes. The tree
-costs ``log2(m)`` steps whatever the window, so short windows pay for the long group:
-the price of one structure for every window length.
+with the deleted entries it has not yet popped; the counts here are plain int32 and
+bits, and one structure serves every level. A sorted buffer with binary insertion
+(polars, bottleneck's ``move_median``) is O(w) per row: fast for short windows, but
+it moves ``w / 2`` values per row on a day of minutes.
 
 Windows of at most a few hundred rows (``_dispatch_stats._BUFFER_ROWS``) skip the
 tree for a sorted buffer of their values (``_buffer_sweep``): O(w) per row in
@@ -71,6 +75,25 @@ def _tree_kth(tree, m, top, k):
         k = k - count if right else k
         step >>= 1
     return pos
+
+
+@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+def _select(word_tree, n_words, top, bits, k):
+    """The ``k``-th (1-based) counted rank: the tree finds its word of 64 ranks,
+    then the word's set bits are dropped one by one down to the one wanted."""
+    pos = 0
+    step = top
+    while step > 0:
+        nxt = pos + step
+        count = word_tree[nxt]
+        right = count < k
+        pos = nxt if right else pos
+        k = k - count if right else k
+        step >>= 1
+    w = bits[pos]
+    for _ in range(k - 1):
+        w &= w - np.uint64(1)
+    return (pos << 6) + int(trailing_zeros(w))
 
 
 @njit(cache=NUMBA_CACHE, nogil=True, inline="always")
@@ -132,7 +155,7 @@ def _next_present(bits, rank):
 def _quantile_of(tree, m, top, bits, ranked, count, q, midpoint):
     """numpy's linear quantile ``q`` (or its median) of the ``count`` counted values."""
     k, mode, gamma = _quantile_plan(count, q, midpoint)
-    rank = _tree_kth(tree, m, top, k)
+    rank = _select(tree, m, top, bits, k)
     a = ranked[rank]
     b = ranked[_next_present(bits, rank)] if mode > 0 else a
     return _combine(a, b, mode, gamma)
@@ -422,16 +445,19 @@ def quantile_sweeps(
             spare_values = np.empty(block)
             pair_rank = np.empty(2 * block, np.int64)
             ranked = np.empty(2 * block)
-            tree = np.zeros(2 * block + 1, np.int32)
+            # counts per word of 64 ranks: a tree of 2 * block / 64 leaves, whose
+            # descents and updates are 6 steps shorter than a tree of ranks
+            n_words = max(1, 2 * block // 64)
+            tree = np.zeros(n_words + 1, np.int32)
             # which ranks are counted, 64 to a word (and a spare word)
             bits = np.zeros(2 * block // 64 + 2, np.uint64)
             pair_block = -2
             pair_start = g0
             m_second = 0
-            # the tree has 2 * block leaves, a power of two, whatever the pair
+            # the tree has n_words leaves, a power of two, whatever the pair
             # holds: empty leaves count 0, and descents need no bound test
-            m = 2 * block
-            top = block
+            m = n_words
+            top = n_words // 2
             s = g0
             e = g0
             count = 0
@@ -444,7 +470,7 @@ def quantile_sweeps(
                     if s < e:
                         r = pair_rank[s - pair_start]
                         if r >= 0:
-                            _tree_add(tree, m, r, -1)
+                            _tree_add(tree, m, r >> 6, -1)
                             bits[r >> 6] &= ~(np.uint64(1) << np.uint64(r & 63))
                             count -= 1
                     s += 1
@@ -496,7 +522,7 @@ def quantile_sweeps(
                     for j in range(s, e):
                         r = pair_rank[j - a0]
                         if r >= 0:
-                            tree[r + 1] += 1
+                            tree[(r >> 6) + 1] += 1
                             bits[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
                     for leaf in range(1, m + 1):
                         parent = leaf + (leaf & -leaf)
@@ -505,7 +531,7 @@ def quantile_sweeps(
                 while e < g1 and (times[e] if timed else e) <= hi:
                     r = pair_rank[e - pair_start]
                     if r >= 0:
-                        _tree_add(tree, m, r, 1)
+                        _tree_add(tree, m, r >> 6, 1)
                         bits[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
                         count += 1
                     e += 1
