@@ -124,3 +124,158 @@ def naive_transform(values, times, groups, windows, **params):
         n_out=n_rows,
         **params,
     )
+
+
+# Order, shape and EWM statistics (``_kernels/_dispatch_stats.py``)
+# --------------------------------------------------------------------------------------
+
+
+def _naive_quantile(window, stat):
+    if stat == "median":
+        return np.median(window)
+    return np.quantile(window, float(stat[1:]))
+
+
+def _naive_slope(t, y, kind, size):
+    """Least-squares slope in exact rational arithmetic, per ``size`` for time."""
+    from fractions import Fraction
+
+    t = [Fraction(int(v)) for v in t]
+    y = [Fraction(float(v)) for v in y]
+    n = len(t)
+    t_mean = sum(t) / n
+    y_mean = sum(y) / n
+    sxx = sum((a - t_mean) ** 2 for a in t)
+    sxy = sum((a - t_mean) * (b - y_mean) for a, b in zip(t, y, strict=True))
+    slope = sxy / sxx
+    return float(slope * size) if kind == "time" else float(slope)
+
+
+def _naive_moments(window):
+    """Exact biased central moments m2, m3, m4 of ``window`` (as Fractions)."""
+    from fractions import Fraction
+
+    y = [Fraction(float(v)) for v in window]
+    n = len(y)
+    mean = sum(y) / n
+    return tuple(sum((v - mean) ** p for v in y) / n for p in (2, 3, 4))
+
+
+def _naive_shape(window, times, stat, kind, size, min_periods, fill_value):
+    n = len(window)
+    if stat == "slope":
+        if n < max(min_periods, 2) or len(set(times.tolist())) < 2:
+            return fill_value
+        return _naive_slope(times, window, kind, size)
+    need = 3 if stat == "skew" else 4
+    if n < max(min_periods, need) or np.all(window == window[0]):
+        return fill_value
+    m2, m3, m4 = _naive_moments(window)
+    if stat == "skew":
+        # scipy.stats.skew(bias=False): sqrt(n (n - 1)) / (n - 2) * m3 / m2^1.5
+        return np.sqrt(n * (n - 1.0)) / (n - 2.0) * float(m3) / float(m2) ** 1.5
+    # scipy.stats.kurtosis(bias=False): ((n + 1) g2 + 6) (n - 1) / ((n - 2) (n - 3))
+    g2 = m4 / m2**2 - 3
+    return float(((n + 1) * g2 + 6) * (n - 1) / ((n - 2) * (n - 3)))
+
+
+def _naive_ewm(values, keys, included, stat, size, min_periods, ddof, fill_value):
+    """EWM mean/std over ``included`` rows, weights 2^(-(newest key - key) / size)."""
+    members = [j for j in included if not np.isnan(values[j])]
+    if len(members) == 0 or len(members) < min_periods:
+        return fill_value
+    x = values[members]
+    k = keys[members].astype(np.float64)
+    # weights relative to the newest key: the ratio is what matters, and this one
+    # cannot underflow to 0 / 0
+    w = 0.5 ** ((k.max() - k) / size)
+    mean = np.sum(w * x) / np.sum(w)
+    if stat == "ewm_mean":
+        return mean
+    var = np.sum(w * (x - mean) ** 2) / np.sum(w)
+    if ddof != 0:
+        denominator = np.sum(w) ** 2 - np.sum(w**2)
+        if denominator <= 0:
+            return fill_value
+        var *= np.sum(w) ** 2 / denominator
+    return np.sqrt(var)
+
+
+def naive_window_statistics_extra(
+    values,
+    times,
+    group_starts,
+    windows,
+    *,
+    n_lags,
+    closed,
+    stats,
+    min_periods,
+    ddof,
+    fill_value,
+    out_rows,
+    n_out,
+):
+    """Same contract as ``_kernels._dispatch_stats.window_statistics_extra``."""
+    values = np.asarray(values, dtype=np.float64)
+    n_rows, n_columns = values.shape
+    if out_rows is None:
+        out_rows = np.arange(n_rows)
+    n_stats = len(stats)
+    per_granularity = n_columns * n_stats * n_lags
+    out = np.full((n_out, len(windows) * per_granularity), np.nan)
+    right = closed in ("right", "both")
+    for group in range(len(group_starts) - 1):
+        lo_group, hi_group = group_starts[group], group_starts[group + 1]
+        for i in range(lo_group, hi_group):
+            if out_rows[i] < 0:
+                continue
+            for g, (kind, size) in enumerate(windows):
+                keys = times if kind == "time" else np.arange(n_rows)
+                for lag in range(n_lags):
+                    members = naive_window_members(
+                        times, lo_group, hi_group, i, kind, size, lag, closed
+                    )
+                    # the whole past up to tau = key(i) - lag * size
+                    tau = keys[i] - lag * size
+                    past = [
+                        j
+                        for j in range(lo_group, hi_group)
+                        if (keys[j] <= tau if right else keys[j] < tau)
+                    ]
+                    for c in range(n_columns):
+                        column = values[:, c]
+                        keep = [j for j in members if not np.isnan(column[j])]
+                        window = column[keep]
+                        for s, stat in enumerate(stats):
+                            col = g * per_granularity + c * n_stats * n_lags
+                            col += s * n_lags + lag
+                            if stat.startswith("ewm_"):
+                                value = _naive_ewm(
+                                    column,
+                                    keys,
+                                    past,
+                                    stat,
+                                    size,
+                                    min_periods,
+                                    ddof,
+                                    fill_value,
+                                )
+                            elif stat == "median" or stat.startswith("q"):
+                                value = (
+                                    _naive_quantile(window, stat)
+                                    if len(window) >= max(min_periods, 1)
+                                    else fill_value
+                                )
+                            else:
+                                value = _naive_shape(
+                                    window,
+                                    keys[keep],
+                                    stat,
+                                    kind,
+                                    size,
+                                    min_periods,
+                                    fill_value,
+                                )
+                            out[out_rows[i], col] = value
+    return out
