@@ -11,6 +11,8 @@ from sklearn_multigran._forecast import (
     horizon_frame,
     make_horizon_targets,
 )
+from sklearn_multigran._mlp_classifier import MultiGranularityMLPClassifier
+from sklearn_multigran._mlp_regressor import MultiGranularityMLPRegressor
 from sklearn_multigran._pipeline import make_multigranularity_pipeline
 from sklearn_multigran._regressor import MultiGranularityRegressor
 from sklearn_multigran._transformer import GranularityTransformer
@@ -21,6 +23,8 @@ __all__ = [
     "GranularityTransformer",
     "LastValueRelative",
     "MultiGranularityClassifier",
+    "MultiGranularityMLPClassifier",
+    "MultiGranularityMLPRegressor",
     "MultiGranularityRegressor",
     "__version__",
     "horizon_frame",

@@ -49,6 +49,25 @@ def _chunk_rows(n_columns):
     return max(1, _CHUNK_BYTES // (8 * max(n_columns, 1)))
 
 
+def has_nan(X):
+    """Whether ``X`` (finite but for NaN) holds a NaN, without a mask if it has none.
+
+    NaN propagates through a sum and the estimators' validation has refused inf, so a
+    sum that is not NaN proves there is none, at the cost of one read of ``X`` and no
+    allocation (a mask costs ``n * p`` bytes and a pass more). A sum that overflows to
+    ``inf - inf`` only sends us to the exact check, never past it.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isnan(X.sum())) and bool(np.isnan(X).any())
+
+
+def impute(X, mean):
+    """``X`` with NaN replaced by ``mean``; ``X`` itself when it has none."""
+    if has_nan(X):
+        X = np.where(np.isnan(X), mean, X)
+    return X
+
+
 def weighted_means(X, sample_weight):
     """Column means over the observed (non-NaN) entries, with their weight.
 

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 import sklearn_multigran
-from sklearn_multigran import MultiGranularityRegressor
+from sklearn_multigran import MultiGranularityMLPRegressor, MultiGranularityRegressor
 from sklearn_multigran.datasets import make_multigranularity_regression
 
 TOL = {"rtol": 1e-8, "atol": 1e-8}
@@ -388,7 +388,6 @@ def test_block_errors(params, n_features, match, rng):
         ({"sharing": 1.5}, "'sharing' parameter"),
         ({"sharing": "shared"}, "'sharing' parameter"),
         ({"alpha": 0.0}, "'alpha' parameter"),
-        ({"submodel": "tree"}, "'submodel' parameter"),
         ({"blocks": "granularity"}, "'blocks' parameter"),
         ({"blocks": 0}, "'blocks' parameter"),
         ({"criterion": "loo"}, "'criterion' parameter"),
@@ -536,10 +535,19 @@ def test_target_rank_with_one_target_changes_nothing(rng):
     assert_allclose(np.abs(reg.target_components_), [[1.0]])
 
 
-def test_target_rank_is_refused_for_the_mlp(rng):
-    X = rng.standard_normal((20, 4))
-    with pytest.raises(ValueError, match="target_rank=2 needs submodel='linear'"):
-        MultiGranularityRegressor(submodel="mlp", target_rank=2).fit(X, X[:, :3])
+@pytest.mark.parametrize(
+    "name",
+    ["hidden_layer_sizes", "solver", "batch_size", "max_iter", "random_state"],
+)
+def test_linear_regressor_takes_no_network_parameter(name):
+    # Closed form: an MLP parameter here would be silently ignored.
+    assert name not in MultiGranularityRegressor().get_params()
+    assert name in MultiGranularityMLPRegressor().get_params()
+
+
+@pytest.mark.parametrize("name", ["criterion", "target_rank"])
+def test_mlp_regressor_takes_no_closed_form_parameter(name):
+    assert name not in MultiGranularityMLPRegressor().get_params()
 
 
 # --- recovery of partly shared coefficients ------------------------------------------
