@@ -11,7 +11,10 @@ import importlib
 import inspect
 import pkgutil
 
+import numpy as np
 import pytest
+import sklearn
+from numpy.testing import assert_array_equal
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -109,3 +112,33 @@ def test_every_estimator_has_instances():
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MultiGranularityRegressor",
+        "MultiGranularityMLPRegressor",
+        "MultiGranularityClassifier",
+        "MultiGranularityMLPClassifier",
+    ],
+)
+def test_skip_parameter_validation_is_honoured(name):
+    # fit_intercept=1 is refused by the "boolean" constraint but acts as True: under
+    # skip_parameter_validation=True, fit must not validate, and must fit as usual.
+    cls = ESTIMATORS[name]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 6))
+    y = X[:, 0] - X[:, 3] + 0.1 * rng.standard_normal(60)
+    if "Classifier" in name:
+        y = (y > 0).astype(int)
+    params = dict(blocks=3, **(_mlp if "MLP" in name else {}))
+    with pytest.raises(ValueError, match="'fit_intercept' parameter"):
+        cls(fit_intercept=1, **params).fit(X, y)
+    reference = cls(fit_intercept=True, **params).fit(X, y)
+    with sklearn.config_context(skip_parameter_validation=True):
+        unchecked = cls(fit_intercept=1, **params).fit(X, y)
+        valid = cls(fit_intercept=True, **params).fit(X, y)
+    for fitted in (unchecked, valid):
+        assert_array_equal(fitted.predict(X), reference.predict(X))
