@@ -11,12 +11,14 @@ float array that may hold NaN but no inf, ``Y`` is a 2-D float64 array, weights 
 non-negative with a positive sum.
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg
 from scipy.linalg.blas import dsyrk
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_multigran._blend import blend_gram, sharing_root
 
@@ -24,6 +26,11 @@ from sklearn_multigran._blend import blend_gram, sharing_root
 # centred copy stays in cache between being written and being read by the BLAS call,
 # and the full-size centred copy that Ridge makes is never needed.
 _CHUNK_BYTES = 1 << 22
+
+# Chunks per task of the threaded passes (map_row_tasks): 32 MiB of X, enough work per
+# task (tens of ms) that the pool's overhead vanishes, and enough tasks from a few
+# hundred thousand rows on that the threads share the work evenly.
+_CHUNKS_PER_TASK = 8
 
 #: Candidates for ``sharing="auto"``: 0, 0.1, ..., 1. Built as k / 10 so that the
 #: reported ``sharing_`` is the decimal a user would type, not linspace's 0.7000...01.
@@ -47,6 +54,59 @@ def _one_blas_thread():
 
 def _chunk_rows(n_columns):
     return max(1, _CHUNK_BYTES // (8 * max(n_columns, 1)))
+
+
+def _blas_threads():
+    """The number of threads BLAS may use now (``threadpoolctl`` limits included)."""
+    counts = [
+        info["num_threads"]
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    return max(counts, default=1)
+
+
+def map_row_tasks(task, n_samples, step):
+    """``[task(rows) for rows in tasks]`` over row ranges, on BLAS's threads.
+
+    The passes over ``X`` are a long series of small BLAS calls (one per chunk of
+    ``step`` rows, sized to stay in cache), which BLAS cannot usefully thread: a
+    ``syrk`` of 4,000 x 121 is too small to split. So the chunks are grouped into
+    tasks of ``_CHUNKS_PER_TASK`` chunks that run on a thread pool as large as the
+    BLAS thread count (numpy and BLAS release the GIL), each BLAS call on one
+    thread. The tasks, and so the summation order of their partial results, depend
+    on the data's size alone, never on the number of threads or their schedule:
+    the caller merges the returned list in its order, and a fit is bit-identical on
+    one thread and on many.
+
+    Parameters
+    ----------
+    task : callable
+        ``task(range_of_rows)``; it is called concurrently, so it must only read
+        shared data and return its own result.
+    n_samples, step : int
+        Rows in all, rows per chunk.
+
+    Returns
+    -------
+    results : list
+        One per task, in row order.
+    """
+    per_task = _CHUNKS_PER_TASK * step
+    tasks = [
+        range(start, min(start + per_task, n_samples))
+        for start in range(0, n_samples, per_task)
+    ]
+    n_threads = min(_blas_threads(), len(tasks)) if len(tasks) > 1 else 1
+    if n_threads == 1:
+        return [task(rows) for rows in tasks]
+    # One BLAS thread per call: the pool is the parallelism. threadpoolctl's limit
+    # is process-wide, so it also holds in the pool's threads.
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max_workers=n_threads) as pool,
+    ):
+        return list(pool.map(task, tasks))
 
 
 def has_nan(X):
@@ -85,29 +145,43 @@ def weighted_means(X, sample_weight):
     has_nan : bool
     """
     n_samples, n_features = X.shape
+    step = _chunk_rows(n_features)
+
+    def task(rows):
+        total = np.zeros(n_features)
+        unobserved = np.zeros(n_features)
+        has_nan = False
+        for start in range(rows.start, rows.stop, step):
+            stop = min(start + step, rows.stop)
+            block = X[start:stop]
+            w = None if sample_weight is None else sample_weight[start:stop]
+            part = block.sum(axis=0, dtype=np.float64) if w is None else w @ block
+            if np.isnan(part).any():
+                # NaN propagates through the sums, so the cheap sum doubles as a NaN
+                # probe and only chunks that hold NaN pay for the mask.
+                has_nan = True
+                missing = np.isnan(block)
+                filled = np.where(missing, 0.0, block)
+                if w is None:
+                    part = filled.sum(axis=0, dtype=np.float64)
+                    unobserved += missing.sum(axis=0)
+                else:
+                    part = w @ filled
+                    unobserved += w @ missing
+            total += part
+        return total, unobserved, has_nan
+
+    parts = map_row_tasks(task, n_samples, step)
     total = np.zeros(n_features)
     observed = np.full(
-        n_features, n_samples if sample_weight is None else sample_weight.sum()
+        n_features,
+        float(n_samples if sample_weight is None else sample_weight.sum()),
     )
     has_nan = False
-    step = _chunk_rows(n_features)
-    for start in range(0, n_samples, step):
-        block = X[start : start + step]
-        w = None if sample_weight is None else sample_weight[start : start + step]
-        part = block.sum(axis=0, dtype=np.float64) if w is None else w @ block
-        if np.isnan(part).any():
-            # NaN propagates through the sums, so the cheap sum doubles as a NaN probe
-            # and only chunks that hold NaN pay for the mask.
-            has_nan = True
-            missing = np.isnan(block)
-            filled = np.where(missing, 0.0, block)
-            if w is None:
-                part = filled.sum(axis=0, dtype=np.float64)
-                observed -= missing.sum(axis=0)
-            else:
-                part = w @ filled
-                observed -= w @ missing
+    for part, unobserved, part_has_nan in parts:  # in row order: deterministic
         total += part
+        observed -= unobserved
+        has_nan |= part_has_nan
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(observed > 0, total / observed, 0.0)
     return mean, observed, has_nan
@@ -179,21 +253,34 @@ def gram_statistics(X, Y, sample_weight, fit_intercept):
 
     width = n_features + n_targets
     step = _chunk_rows(width)
-    buffer = np.empty((min(step, n_samples), width))
-    # Fortran order so that syrk accumulates in place (overwrite_c) without copies.
-    moments = np.zeros((width, width), order="F")
-    for start in range(0, n_samples, step):
-        stop = min(start + step, n_samples)
-        buf = buffer[: stop - start]
-        np.subtract(X[start:stop], mean, out=buf[:, :n_features])
-        if has_nan:
-            np.copyto(buf[:, :n_features], 0.0, where=np.isnan(buf[:, :n_features]))
-        np.subtract(Y[start:stop], y_mean, out=buf[:, n_features:])
-        if sqrt_w is not None:
-            buf *= sqrt_w[start:stop, None]
-        # buf.T is an F-ordered view, so dsyrk reads it without a copy; it fills
-        # the upper triangle only.
-        moments = dsyrk(1.0, buf.T, beta=1.0, c=moments, trans=0, overwrite_c=1)
+    buffers = threading.local()
+
+    def task(rows):
+        # one chunk buffer per thread, reused by its tasks
+        buffer = getattr(buffers, "buffer", None)
+        if buffer is None:
+            buffer = buffers.buffer = np.empty((min(step, n_samples), width))
+        # Fortran order so that syrk accumulates in place (overwrite_c) without
+        # copies.
+        moments = np.zeros((width, width), order="F")
+        for start in range(rows.start, rows.stop, step):
+            stop = min(start + step, rows.stop)
+            buf = buffer[: stop - start]
+            np.subtract(X[start:stop], mean, out=buf[:, :n_features])
+            if has_nan:
+                np.copyto(buf[:, :n_features], 0.0, where=np.isnan(buf[:, :n_features]))
+            np.subtract(Y[start:stop], y_mean, out=buf[:, n_features:])
+            if sqrt_w is not None:
+                buf *= sqrt_w[start:stop, None]
+            # buf.T is an F-ordered view, so dsyrk reads it without a copy; it fills
+            # the upper triangle only.
+            moments = dsyrk(1.0, buf.T, beta=1.0, c=moments, trans=0, overwrite_c=1)
+        return moments
+
+    parts = map_row_tasks(task, n_samples, step)
+    moments = parts[0]
+    for part in parts[1:]:  # in row order: deterministic
+        moments += part
     moments = np.triu(moments) + np.triu(moments, 1).T
 
     xx = moments[:n_features, :n_features]

@@ -307,6 +307,25 @@ def test_nan_is_imputed_with_the_standardised_training_mean(rng):
     assert_allclose(reg.mean_, np.nanmean(X, axis=0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_predict_imputes_only_where_nan_is(dtype, n_targets, rng):
+    # predict multiplies X as it is and redoes only the rows that hold a NaN: the
+    # result must be the dense formula on the imputed X, row by row, with NaN in
+    # some rows only, in every column, or nowhere.
+    X, Y = _problem(rng, q=0, n_targets=None if n_targets == 1 else n_targets)
+    reg = MultiGranularityRegressor(blocks=3).fit(X, Y)
+    for pattern in ["none", "some rows", "all rows"]:
+        X_test = X[:30].astype(dtype)
+        if pattern == "some rows":
+            X_test[[2, 7, 8], rng.integers(0, X.shape[1], 3)] = np.nan
+        elif pattern == "all rows":
+            X_test[:, 4] = np.nan
+        filled = np.where(np.isnan(X_test), reg.mean_, X_test.astype(np.float64))
+        expected = filled @ reg.coef_.T + reg.intercept_
+        assert_allclose(reg.predict(X_test), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_fewer_than_two_blocks_is_standard_scaler_then_ridge(rng):
     X, y = _problem(rng)
     ref = make_pipeline(StandardScaler(), Ridge(alpha=0.7)).fit(X, y)
