@@ -1,5 +1,6 @@
 """MultiGranularityRegressor: one submodel per granularity, sharing coefficients."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -26,6 +27,43 @@ from sklearn_multigran.utils._compat import (
     _fit_context,
     validate_data,
 )
+
+# Scores within this relative distance of the best are ties: the criteria are
+# differences of sums (see _linear), exact to about this much, and where they are flat
+# the data do not prefer the weaker penalty, so it should not win by rounding.
+_TIE_RTOL = 1e-10
+
+
+def _choose(best):
+    """``(i, j)`` of the highest score; ties to the largest ``j``, then ``i``.
+
+    Along the grids that is the strongest penalty, then the most sharing: the
+    simplest of the models the criterion cannot tell apart.
+    """
+    top = np.max(best)
+    tied = best >= top - _TIE_RTOL * max(abs(top), 1.0)
+    # the last tied entry in (alpha, sharing) order
+    j = np.flatnonzero(tied.any(axis=0))[-1]
+    i = np.flatnonzero(tied[:, j])[-1]
+    return i, j
+
+
+def _warn_grid_edge(j, alphas, sum_weights, criterion):
+    side, beyond = ("smallest", "weaker") if j == 0 else ("largest", "stronger")
+    warnings.warn(
+        f"alpha='auto' chose alpha_={alphas[j]:.3g}, the {side} candidate "
+        f"(alpha / sum(sample_weight) = {alphas[j] / sum_weights:.3g}): "
+        f"criterion={criterion!r} is best on the edge of its grid, so a {beyond} "
+        "penalty might score better still, or the criterion is flat there. "
+        + (
+            "The fit may interpolate the training rows; "
+            if j == 0
+            else "The features may carry little signal; "
+        )
+        + "check alpha_ against validation data, or pass a fixed alpha.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 class MultiGranularityRegressor(
@@ -149,13 +187,14 @@ class MultiGranularityRegressor(
 
     log_evidence_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
         Log marginal likelihood (summed over targets) of every candidate pair; with
-        ``criterion="evidence"`` the highest wins, the first in grid order on ties.
+        ``criterion="evidence"`` the highest wins; on ties (equal to rounding),
+        the strongest penalty, then the most sharing.
         ``nan`` where it does not exist. Only set when ``sharing`` or ``alpha`` is
         ``"auto"``.
 
     gcv_scores_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
         GCV score (mean over targets) of every candidate pair; with
-        ``criterion="gcv"`` the lowest wins, the first in grid order on ties.
+        ``criterion="gcv"`` the lowest wins, ties broken as for the evidence.
         ``inf`` where the pair has at least as many degrees of freedom as samples.
         Both score tables are computed whatever the criterion, so the two choices
         can be compared. Only set when ``sharing`` or ``alpha`` is ``"auto"``.
@@ -371,9 +410,10 @@ class MultiGranularityRegressor(
                     f"{stats.sum_weights:g}). Pass fixed values of sharing and alpha, "
                     "or more samples; sample_weight counts as repeated rows."
                 )
-            # argmax returns the first best in grid order, as documented.
-            i, j = np.unravel_index(np.argmax(best), best.shape)
+            i, j = _choose(best)
             sharing, alpha = sharings[i], alphas[j]
+            if self.alpha == "auto" and len(alphas) > 1 and j in (0, len(alphas) - 1):
+                _warn_grid_edge(j, alphas, stats.sum_weights, self.criterion)
             self.log_evidence_ = all_scores["evidence"]
             self.gcv_scores_ = all_scores["gcv"]
             self.sharing_candidates_ = sharings

@@ -1,3 +1,4 @@
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -635,3 +636,40 @@ def test_pipeline_routes_parameters_and_finds_the_blocks():
     assert model.block_names_ == ["1h", "1D"]
     assert model.n_blocks_ == 2
     assert np.isfinite(pipe.predict(frame)).all()
+
+
+# --- choosing on a flat criterion ----------------------------------------------------
+
+
+def test_alpha_on_the_edge_of_its_grid_warns():
+    # n=3 rows, 6 features: the evidence rises towards the weakest penalty, whose fit
+    # interpolates the training rows; the choice sits on the grid's floor.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 6))
+    y = X[:, 0] + 0.1 * rng.standard_normal(3)
+    with pytest.warns(UserWarning, match=r"alpha_=3e-06, the smallest candidate"):
+        reg = MultiGranularityRegressor(alpha="auto", blocks=3).fit(X, y)
+    assert reg.alpha_ == reg.alpha_candidates_[0] == 3e-6
+
+
+@pytest.mark.parametrize("criterion", ["evidence", "gcv"])
+def test_exact_ties_go_to_the_strongest_penalty_and_the_most_sharing(criterion, rng):
+    # Constant features: every candidate fits the same constant, so both criteria
+    # are flat over the whole grid; the simplest model must win, not the first.
+    X = np.full((20, 6), 2.0)
+    y = rng.standard_normal(20)
+    with pytest.warns(UserWarning, match="the largest candidate"):
+        reg = MultiGranularityRegressor(
+            "auto", alpha="auto", blocks=3, criterion=criterion
+        ).fit(X, y)
+    assert reg.alpha_ == 20 * 100.0  # sum of weights x the grid's top
+    assert reg.sharing_ == 1.0
+    assert_allclose(reg.predict(X), np.full(20, y.mean()))
+
+
+def test_no_edge_warning_inside_the_grid(rng):
+    X, y = _problem(rng, n=200, q=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = MultiGranularityRegressor(alpha="auto", blocks=3).fit(X, y)
+    assert reg.alpha_candidates_[0] < reg.alpha_ < reg.alpha_candidates_[-1]
