@@ -20,7 +20,7 @@ from scipy import linalg
 from scipy.linalg.blas import dsyrk
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sklearn_multigran._blend import blend_gram, sharing_root
+from sklearn_multigran._blend import apply_root, blend_gram, blend_kernel
 
 # Rows per chunk in the passes over X: about 4 MiB of float64 per chunk buffer, so the
 # centred copy stays in cache between being written and being read by the BLAS call,
@@ -363,9 +363,8 @@ def reduce_target_rank(gamma, cross, sharing, n_blocks, n_per_block, rank):
     """
     n_targets = gamma.shape[0]
     rank = min(rank, n_targets)
-    n_free = gamma.shape[1] - n_blocks * n_per_block
     with _one_blas_thread():
-        blended_cross = sharing_root(sharing, n_blocks, n_per_block, n_free) @ cross
+        blended_cross = apply_root(cross, sharing, n_blocks, n_per_block)
         fitted_cross = gamma @ blended_cross
         # symmetric in exact arithmetic; average away the rounding for eigh
         fitted_cross = 0.5 * (fitted_cross + fitted_cross.T)
@@ -388,7 +387,7 @@ def _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block):
         eigvals, eigvecs = linalg.eigh(blended)
         # Rounding can leave tiny negative eigenvalues on a singular Gram matrix.
         eigvals = np.clip(eigvals, 0.0, None)
-        yield eigvals, (eigvecs.T @ rhs) ** 2
+        yield eigvals, (eigvecs.T @ rhs) ** 2, None
 
 
 def candidate_scores(
@@ -432,20 +431,191 @@ def candidate_scores(
         weight or less with an intercept), where the restricted likelihood does not
         exist.
     """
-    criteria = [_CRITERIA[name] for name in criteria]
-    alphas = np.asarray(alphas, dtype=np.float64)
-    scores = [np.empty((len(sharings), len(alphas), cross.shape[1])) for _ in criteria]
     with _one_blas_thread():
         spectra = _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block)
-        for i, (eigvals, d_sq) in enumerate(spectra):
-            for out, criterion in zip(scores, criteria, strict=True):
-                out[i] = criterion(
-                    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept
-                )
+        return _scores_of_spectra(
+            spectra, len(sharings), alphas, y_sq, sum_weights, fit_intercept, criteria
+        )
+
+
+def _scores_of_spectra(
+    spectra, n_sharings, alphas, y_sq, sum_weights, fit_intercept, criteria
+):
+    criteria = [_CRITERIA[name] for name in criteria]
+    alphas = np.asarray(alphas, dtype=np.float64)
+    scores = [np.empty((n_sharings, len(alphas), len(y_sq))) for _ in criteria]
+    for i, (eigvals, d_sq, t_sq) in enumerate(spectra):
+        for out, criterion in zip(scores, criteria, strict=True):
+            out[i] = criterion(
+                eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept, t_sq
+            )
     return scores
 
 
-def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+# --- the dual: fewer samples than features -----------------------------------------
+#
+# With n < P rows the ridge on Z R has at most n non-zero eigenvalues, those of the
+# n x n kernel Z R R Z^T (weighted), and every quantity the criteria and the solution
+# need lives in that n-dimensional space: the squared cross-products in the primal
+# eigenbasis are d_j^2 = lam_j (u_j^T y)^2 for the kernel's eigenvectors u_j, and zero
+# for the other P - n directions, which add nothing to df, RSS, Q or the determinant.
+# So the scores are those of the primal, from one n x n eigendecomposition per sharing
+# candidate, and the solution is gamma = R Z^T (K + alpha I)^{-1} y (the kernel form
+# of ridge, as Ridge's "cholesky" solver uses when n < p). Cost: O(n^2 P) for the
+# kernels once, against O(n P^2 + P^3) for the primal's Gram matrix and its
+# eigendecompositions: 974 s at P = 6,000, n = 50 with "auto" before this.
+
+
+class DualStatistics(NamedTuple):
+    """The standardised design itself, for the dual (kernel) form.
+
+    ``design`` is ``sqrt(w) * Z`` with block-major columns, ``Z`` the standardised
+    features (centred if the model has an intercept, NaN imputed with the mean, i.e.
+    0 once centred); ``target`` is ``sqrt(w) * y`` (centred if so); ``kernels`` are
+    ``(sum_g Z_g Z_g^T, (sum_g Z_g)(sum_g Z_g)^T, Z_f Z_f^T)`` of ``design``; ``mean``
+    and ``scale`` are in the input's column order, as in :class:`GramStatistics`.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    y_mean: np.ndarray
+    design: np.ndarray
+    target: np.ndarray
+    kernels: tuple
+    cross: np.ndarray
+    y_sq: np.ndarray
+    sum_weights: float
+
+
+def dual_statistics(X, Y, sample_weight, fit_intercept, order, n_blocks, n_per_block):
+    """Standardise ``X`` into the block-major design of the dual, and its kernels.
+
+    The same means, scales and imputation as :func:`gram_statistics`, which the
+    primal path uses; only the design is kept instead of its Gram matrix.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,) or None
+    fit_intercept : bool
+    order : ndarray of int
+        The block-major column order (blocks, then free columns).
+    n_blocks, n_per_block : int
+
+    Returns
+    -------
+    stats : DualStatistics
+    """
+    n_samples = X.shape[0]
+    mean, observed, has_nan = weighted_means(X, sample_weight)
+    if sample_weight is None:
+        sum_weights = float(n_samples)
+        y_mean = Y.mean(axis=0)
+        sqrt_w = None
+    else:
+        sum_weights = float(sample_weight.sum())
+        y_mean = sample_weight @ Y / sum_weights
+        sqrt_w = np.sqrt(sample_weight)[:, None]
+
+    design = X[:, order].astype(np.float64, copy=False)  # a copy, block-major
+    design -= mean[order]
+    if has_nan:
+        np.copyto(design, 0.0, where=np.isnan(design))
+    if sqrt_w is not None:
+        design *= sqrt_w
+    squares = np.einsum("ij,ij->j", design, design)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(observed[order] > 0, squares / observed[order], 0.0)
+    scale_ordered = _standard_scale(var, mean[order], observed[order])
+    scale = np.empty_like(scale_ordered)
+    scale[order] = scale_ordered
+
+    target = Y - y_mean if fit_intercept else Y.copy()
+    if not fit_intercept:
+        # uncentred, NaN still imputed with the mean: add the mean back
+        design += mean[order] if sqrt_w is None else sqrt_w * mean[order]
+    design /= scale_ordered
+    if sqrt_w is not None:
+        target *= sqrt_w
+    y_sq = np.einsum("ij,ij->j", target, target)
+
+    n_block_cols = n_blocks * n_per_block
+    blocks, free = design[:, :n_block_cols], design[:, n_block_cols:]
+    if n_blocks:
+        summed = blocks.reshape(n_samples, n_blocks, n_per_block).sum(axis=1)
+        kernels = (blocks @ blocks.T, summed @ summed.T, free @ free.T)
+    else:
+        zero = np.zeros((n_samples, n_samples))
+        kernels = (zero, zero, free @ free.T)
+    cross = design.T @ target
+    return DualStatistics(
+        mean, scale, y_mean, design, target, kernels, cross, y_sq, sum_weights
+    )
+
+
+def _dual_spectra(kernels, target, sharings):
+    for sharing in sharings:
+        kernel = blend_kernel(kernels, sharing)
+        eigvals, eigvecs = linalg.eigh(kernel)
+        # The kernel is singular (rank n - 1 with an intercept, less with sharing
+        # 1), and eigh returns its zero eigenvalues as rounding noise of the order
+        # of n eps lam_max. Against a small alpha that noise is not small: it moves
+        # df by lam / alpha, which GCV's (1 - df / N)^2 amplifies where df nears N
+        # (a relative 2e-5 on 15 rows). Below the noise level, zero is the answer.
+        noise = len(eigvals) * np.finfo(np.float64).eps * max(eigvals[-1], 0.0)
+        eigvals = np.where(eigvals > noise, eigvals, 0.0)
+        t_sq = (eigvecs.T @ target) ** 2
+        yield eigvals, eigvals[:, None] * t_sq, t_sq
+
+
+def dual_candidate_scores(
+    stats, fit_intercept, sharings, alphas, criteria=("gcv", "evidence")
+):
+    """:func:`candidate_scores` from the n x n kernel (see the dual's notes above).
+
+    Parameters
+    ----------
+    stats : DualStatistics
+    fit_intercept : bool
+    sharings, alphas : ndarray
+    criteria : tuple of {"gcv", "evidence"}
+
+    Returns
+    -------
+    scores : list of ndarray of shape (n_sharing, n_alpha, n_targets)
+        Equal to :func:`candidate_scores`' to rounding.
+    """
+    with _one_blas_thread():
+        spectra = _dual_spectra(stats.kernels, stats.target, sharings)
+        return _scores_of_spectra(
+            spectra,
+            len(sharings),
+            alphas,
+            stats.y_sq,
+            stats.sum_weights,
+            fit_intercept,
+            criteria,
+        )
+
+
+def solve_blend_dual(stats, sharing, alpha, n_blocks, n_per_block):
+    """:func:`solve_blend` in kernel form: ``gamma = R Z^T (K + alpha I)^{-1} y``.
+
+    Returns
+    -------
+    gamma : ndarray of shape (n_targets, P)
+    """
+    with _one_blas_thread():
+        kernel = blend_kernel(stats.kernels, sharing)
+        kernel[np.diag_indices_from(kernel)] += alpha
+        dual_coef = linalg.solve(kernel, stats.target, assume_a="pos")
+        return apply_root(stats.design.T @ dual_coef, sharing, n_blocks, n_per_block).T
+
+
+def _gcv_of_spectrum(
+    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept, t_sq=None
+):
     """Generalised cross-validation score of every alpha, for one sharing.
 
     For the linear smoother ``y_hat = H y`` of a weighted ridge,
@@ -470,12 +640,19 @@ def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
     exact its relative error grows like ``eps * y_sq / RSS``; that only blurs the
     comparison between near-perfect candidates.
 
-    Here for one sharing: ``eigvals`` are ``lam``, ``d_sq`` the ``d_j^2``.
+    Here for one sharing: ``eigvals`` are ``lam``, ``d_sq`` the ``d_j^2``. The dual
+    also passes ``t_sq``, the squared targets in the kernel's eigenbasis, a full
+    basis of the samples' space (``d_j^2 = lam_j t_j``, ``sum_j t_j = y_sq``): then
+    ``RSS = sum_j t_j alpha^2 / (lam_j + alpha)^2``, with no cancellation.
     """
     shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
     df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
     explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
-    rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+    if t_sq is None:
+        rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+    else:
+        # the dual's full basis of the targets' space: no subtraction, no lost digits
+        rss = (alphas[:, None] * shrink) ** 2 @ t_sq
     denominator = (1.0 - df / sum_weights) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         score = (rss / sum_weights) / denominator[:, None]
@@ -483,7 +660,9 @@ def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
     return score
 
 
-def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+def _evidence_of_spectrum(
+    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept, t_sq=None
+):
     """Log marginal likelihood (evidence) of every alpha, for one sharing.
 
     The penalised fit is the posterior mode of the Gaussian model ``y = A theta +
@@ -515,6 +694,9 @@ def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercep
     prediction error without it. The evidence stays defined with fewer rows than
     features, and its determinant term charges a candidate for the freedom it gives
     the coefficients.
+
+    With the dual's ``t_sq`` (see :func:`_gcv_of_spectrum`),
+    ``Q = sum_j t_j alpha / (lam_j + alpha)``, exact also where the fit interpolates.
     """
     n_eff = sum_weights - fit_intercept
     if n_eff <= 0:
@@ -524,7 +706,10 @@ def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercep
     # every candidate by its determinant alone, and the strongest penalty wins).
     floor = np.maximum(np.finfo(np.float64).eps * y_sq, np.finfo(np.float64).tiny)
     shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
-    penalised_rss = np.maximum(y_sq[None, :] - shrink @ d_sq, floor)
+    if t_sq is None:
+        penalised_rss = np.maximum(y_sq[None, :] - shrink @ d_sq, floor)
+    else:
+        penalised_rss = np.maximum((alphas[:, None] * shrink) @ t_sq, floor)
     log_det = np.log1p(eigvals[None, :] / alphas[:, None]).sum(axis=1)
     return -0.5 * (
         n_eff * (np.log(2 * np.pi * penalised_rss / n_eff) + 1.0) + log_det[:, None]

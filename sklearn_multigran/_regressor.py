@@ -17,9 +17,12 @@ from sklearn_multigran._linear import (
     ALPHA_GRID,
     SHARING_GRID,
     candidate_scores,
+    dual_candidate_scores,
+    dual_statistics,
     gram_statistics,
     reduce_target_rank,
     solve_blend,
+    solve_blend_dual,
 )
 from sklearn_multigran.utils._compat import (
     Interval,
@@ -32,6 +35,15 @@ from sklearn_multigran.utils._compat import (
 # differences of sums (see _linear), exact to about this much, and where they are flat
 # the data do not prefer the weaker penalty, so it should not win by rounding.
 _TIE_RTOL = 1e-10
+
+
+def _use_dual(n_samples, n_features):
+    """Whether to solve in the n-dimensional dual: with fewer rows than columns.
+
+    Then the kernel ``n x n`` is smaller than the Gram matrix ``P x P``, and building
+    it costs ``n^2 P`` instead of ``n P^2``; both give the same fit to rounding.
+    """
+    return n_samples < n_features
 
 
 def _choose(best):
@@ -360,11 +372,42 @@ class MultiGranularityRegressor(
         return self
 
     def _fit_closed_form(self, X, Y, sample_weight, layout):
-        stats = gram_statistics(X, Y, sample_weight, self.fit_intercept)
         order = np.concatenate([*layout.block_columns, layout.free_columns])
-        gram = stats.gram[np.ix_(order, order)]
-        cross = stats.cross[order]
         n_blocks, n_per_block = layout.n_blocks, layout.n_per_block
+        if _use_dual(*X.shape):
+            stats = dual_statistics(
+                X, Y, sample_weight, self.fit_intercept, order, n_blocks, n_per_block
+            )
+            cross = stats.cross
+
+            def score(sharings, alphas):
+                return dual_candidate_scores(
+                    stats, self.fit_intercept, sharings, alphas
+                )
+
+            def solve(sharing, alpha):
+                return solve_blend_dual(stats, sharing, alpha, n_blocks, n_per_block)
+
+        else:
+            stats = gram_statistics(X, Y, sample_weight, self.fit_intercept)
+            gram = stats.gram[np.ix_(order, order)]
+            cross = stats.cross[order]
+
+            def score(sharings, alphas):
+                return candidate_scores(
+                    gram,
+                    cross,
+                    stats.y_sq,
+                    stats.sum_weights,
+                    self.fit_intercept,
+                    sharings,
+                    alphas,
+                    n_blocks,
+                    n_per_block,
+                )
+
+            def solve(sharing, alpha):
+                return solve_blend(gram, cross, sharing, alpha, n_blocks, n_per_block)
 
         sharing, alpha = self.sharing, self.alpha
         if sharing == "auto" or alpha == "auto":
@@ -379,21 +422,11 @@ class MultiGranularityRegressor(
                 alphas = ALPHA_GRID * stats.sum_weights
             else:
                 alphas = np.array([float(alpha)])
-            # Both criteria from the same Gram matrix: the chosen one decides,
+            # Both criteria from the same spectra: the chosen one decides,
             # the other is kept for comparison. Independent targets with a common
             # prior and their own noise variance: the joint log likelihood is the
             # sum over targets; GCV is averaged over them.
-            gcv, evidence = candidate_scores(
-                gram,
-                cross,
-                stats.y_sq,
-                stats.sum_weights,
-                self.fit_intercept,
-                sharings,
-                alphas,
-                n_blocks,
-                n_per_block,
-            )
+            gcv, evidence = score(sharings, alphas)
             all_scores = {"evidence": evidence.sum(axis=2), "gcv": gcv.mean(axis=2)}
             scores = all_scores[self.criterion]
             best = scores if self.criterion == "evidence" else -scores
@@ -421,9 +454,7 @@ class MultiGranularityRegressor(
         self.sharing_ = float(sharing) if n_blocks else 0.0
         self.alpha_ = float(alpha)
 
-        gamma = solve_blend(
-            gram, cross, self.sharing_, self.alpha_, n_blocks, n_per_block
-        )
+        gamma = solve(self.sharing_, self.alpha_)
         if self.target_rank is not None:
             gamma, self.target_components_ = reduce_target_rank(
                 gamma, cross, self.sharing_, n_blocks, n_per_block, self.target_rank

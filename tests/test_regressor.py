@@ -16,7 +16,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 import sklearn_multigran
-from sklearn_multigran import MultiGranularityMLPRegressor, MultiGranularityRegressor
+from sklearn_multigran import (
+    MultiGranularityMLPRegressor,
+    MultiGranularityRegressor,
+    _regressor,
+)
 from sklearn_multigran.datasets import make_multigranularity_regression
 
 TOL = {"rtol": 1e-8, "atol": 1e-8}
@@ -673,3 +677,118 @@ def test_no_edge_warning_inside_the_grid(rng):
         warnings.simplefilter("error")
         reg = MultiGranularityRegressor(alpha="auto", blocks=3).fit(X, y)
     assert reg.alpha_candidates_[0] < reg.alpha_ < reg.alpha_candidates_[-1]
+
+
+# --- fewer samples than features: the dual --------------------------------------------
+
+
+def _primal(monkeypatch):
+    monkeypatch.setattr(_regressor, "_use_dual", lambda n_samples, n_features: False)
+
+
+def _dual_problem(rng, fit_intercept, weighted, with_nan):
+    # 15 rows, 3 blocks of 8 and 2 free columns: P = 26 > n, so the fit goes through
+    # the 15 x 15 kernel, not the 26 x 26 Gram matrix of the primal.
+    X, Y = _problem(rng, n=15, G=3, p=8, q=2, n_targets=2)
+    if with_nan:
+        X[rng.uniform(size=X.shape) < 0.05] = np.nan
+    w = rng.uniform(0.5, 2.0, len(X)) if weighted else np.ones(len(X))
+    return X, Y, w
+
+
+def _augmented_scores(X, Y, w, fit_intercept, sharing, alphas):
+    """GCV and log evidence from the SVD of the augmented design, built explicitly.
+
+    The SVD keeps every digit where the fit interpolates (an inverse of the kernel
+    would not): with ``A = U S V^T`` and ``t = (U^T y)^2``, ``Q = sum t alpha / (s^2 +
+    alpha)`` and ``RSS = sum t alpha^2 / (s^2 + alpha)^2``.
+    """
+    scaler = StandardScaler().fit(X, sample_weight=w)
+    mean, scale = scaler.mean_, scaler.scale_
+    filled = np.where(np.isnan(X), mean, X)
+    Z = (filled - mean) / scale if fit_intercept else filled / scale
+    A = augmented(Z, sharing, 3, 8)
+    y = Y - np.average(Y, axis=0, weights=w) if fit_intercept else Y
+    A, y = np.sqrt(w)[:, None] * A, np.sqrt(w)[:, None] * y
+    N, n_eff = w.sum(), w.sum() - fit_intercept
+    U, singular, _ = np.linalg.svd(A)  # n < P: U is a full basis, n values
+    lam, t = singular**2, (U.T @ y) ** 2
+    gcv, evidence = [], []
+    for alpha in alphas:
+        q = (alpha / (lam + alpha)) @ t
+        rss = (alpha / (lam + alpha)) ** 2 @ t
+        df = np.sum(lam / (lam + alpha)) + fit_intercept
+        log_det = np.sum(np.log1p(lam / alpha))
+        gcv.append(np.mean(rss / N / (1 - df / N) ** 2) if df < N else np.inf)
+        evidence.append(
+            np.sum(-0.5 * (n_eff * (np.log(2 * np.pi * q / n_eff) + 1) + log_det))
+        )
+    return np.array(gcv), np.array(evidence)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("with_nan", [False, True])
+@pytest.mark.parametrize(
+    "params", [dict(sharing=0.3, alpha=2.0), dict(sharing=1.0, alpha=0.05)]
+)
+def test_dual_fit_equals_the_primal(
+    monkeypatch, fit_intercept, weighted, with_nan, params, rng
+):
+    X, Y, w = _dual_problem(rng, fit_intercept, weighted, with_nan)
+    model = MultiGranularityRegressor(
+        blocks=_blocks(3, 8), fit_intercept=fit_intercept, target_rank=1, **params
+    )
+    dual = clone(model).fit(X, Y, sample_weight=w)
+    _primal(monkeypatch)
+    primal = clone(model).fit(X, Y, sample_weight=w)
+    tol = dict(rtol=1e-8, atol=1e-10)
+    for name in ["coef_", "intercept_", "shared_coef_", "own_coef_", "free_coef_"]:
+        assert_allclose(getattr(dual, name), getattr(primal, name), **tol)
+    assert_allclose(dual.mean_, primal.mean_, rtol=1e-12)
+    assert_allclose(dual.scale_, primal.scale_, rtol=1e-12)
+    assert_allclose(
+        np.abs(dual.target_components_), np.abs(primal.target_components_), **tol
+    )
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_dual_scores_equal_the_augmented_ridge(
+    monkeypatch, fit_intercept, weighted, with_nan, rng
+):
+    X, Y, w = _dual_problem(rng, fit_intercept, weighted, with_nan)
+    model = MultiGranularityRegressor(
+        "auto", alpha="auto", blocks=_blocks(3, 8), fit_intercept=fit_intercept
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a choice on the grid's edge
+        dual = clone(model).fit(X, Y, sample_weight=w)
+        _primal(monkeypatch)
+        primal = clone(model).fit(X, Y, sample_weight=w)
+    alphas = dual.alpha_candidates_
+    for i in [0, 4, 10]:
+        gcv, evidence = _augmented_scores(
+            X, Y, w, fit_intercept, dual.sharing_candidates_[i], alphas
+        )
+        assert_allclose(dual.gcv_scores_[i], gcv, rtol=1e-8)
+        assert_allclose(dual.log_evidence_[i], evidence, rtol=1e-9)
+    # The primal's scores subtract from the total sum of squares and lose digits
+    # where the fit (almost) interpolates, at the weak end of the grid; elsewhere
+    # the two agree.
+    strong = alphas >= 1e-2 * w.sum()
+    assert_allclose(
+        dual.log_evidence_[:, strong], primal.log_evidence_[:, strong], rtol=1e-8
+    )
+    assert_allclose(
+        dual.gcv_scores_[:, strong], primal.gcv_scores_[:, strong], rtol=1e-8
+    )
+
+
+def test_dual_without_blocks_is_standard_scaler_then_ridge(rng):
+    X, y = _problem(rng, n=20, G=10, p=4, q=0)
+    ref = make_pipeline(StandardScaler(), Ridge(alpha=0.7)).fit(X, y)
+    reg = MultiGranularityRegressor(alpha=0.7).fit(X, y)
+    assert_allclose(reg.predict(X), ref.predict(X), **TOL)
+    assert_allclose(reg.coef_, ref[-1].coef_ / ref[0].scale_, **TOL)
