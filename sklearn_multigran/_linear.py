@@ -11,6 +11,7 @@ float array that may hold NaN but no inf, ``Y`` is a 2-D float64 array, weights 
 non-negative with a positive sum.
 """
 
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -18,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg
 from scipy.linalg.blas import dsyrk
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from sklearn_multigran._blend import apply_root, blend_gram, blend_kernel
 
@@ -49,7 +50,15 @@ ALPHA_GRID = np.logspace(-6, 2, 17)
 # OpenBLAS threads and 6 ms with one. (sklearn's Ridge has the same small solve but
 # does it once; we do it once per sharing candidate.)
 def _one_blas_thread():
-    return threadpool_limits(limits=1, user_api="blas")
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _blas_controller():
+    # Building a controller scans the loaded libraries (a few ms, read from /proc):
+    # more than a whole dual fit of 50 rows. BLAS is loaded with numpy and scipy,
+    # before this module, so one scan serves the process.
+    return ThreadpoolController()
 
 
 def _chunk_rows(n_columns):
@@ -59,9 +68,8 @@ def _chunk_rows(n_columns):
 def _blas_threads():
     """The number of threads BLAS may use now (``threadpoolctl`` limits included)."""
     counts = [
-        info["num_threads"]
-        for info in threadpool_info()
-        if info.get("user_api") == "blas"
+        lib.num_threads
+        for lib in _blas_controller().select(user_api="blas").lib_controllers
     ]
     return max(counts, default=1)
 
@@ -102,10 +110,7 @@ def map_row_tasks(task, n_samples, step):
         return [task(rows) for rows in tasks]
     # One BLAS thread per call: the pool is the parallelism. threadpoolctl's limit
     # is process-wide, so it also holds in the pool's threads.
-    with (
-        threadpool_limits(limits=1, user_api="blas"),
-        ThreadPoolExecutor(max_workers=n_threads) as pool,
-    ):
+    with _one_blas_thread(), ThreadPoolExecutor(max_workers=n_threads) as pool:
         return list(pool.map(task, tasks))
 
 
@@ -557,7 +562,8 @@ def dual_statistics(X, Y, sample_weight, fit_intercept, order, n_blocks, n_per_b
 def _dual_spectra(kernels, target, sharings):
     for sharing in sharings:
         kernel = blend_kernel(kernels, sharing)
-        eigvals, eigvecs = linalg.eigh(kernel)
+        # divide and conquer: twice as fast as the default driver at these sizes
+        eigvals, eigvecs = linalg.eigh(kernel, driver="evd", check_finite=False)
         # The kernel is singular (rank n - 1 with an intercept, less with sharing
         # 1), and eigh returns its zero eigenvalues as rounding noise of the order
         # of n eps lam_max. Against a small alpha that noise is not small: it moves
@@ -609,7 +615,9 @@ def solve_blend_dual(stats, sharing, alpha, n_blocks, n_per_block):
     with _one_blas_thread():
         kernel = blend_kernel(stats.kernels, sharing)
         kernel[np.diag_indices_from(kernel)] += alpha
-        dual_coef = linalg.solve(kernel, stats.target, assume_a="pos")
+        dual_coef = linalg.solve(
+            kernel, stats.target, assume_a="pos", check_finite=False
+        )
         return apply_root(stats.design.T @ dual_coef, sharing, n_blocks, n_per_block).T
 
 
