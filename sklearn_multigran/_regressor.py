@@ -60,18 +60,20 @@ def _choose(best):
     return i, j
 
 
-def _warn_grid_edge(j, alphas, sum_weights, criterion):
+def _warn_grid_edge(j, alphas, sum_weights, criterion, n_samples, n_features):
     side, beyond = ("smallest", "weaker") if j == 0 else ("largest", "stronger")
+    if j:
+        consequence = "The features may carry little signal; "
+    elif n_samples <= n_features:
+        consequence = "With no more rows than columns the fit may interpolate them; "
+    else:
+        consequence = "The fit is almost unpenalised; "
     warnings.warn(
         f"alpha='auto' chose alpha_={alphas[j]:.3g}, the {side} candidate "
         f"(alpha / sum(sample_weight) = {alphas[j] / sum_weights:.3g}): "
         f"criterion={criterion!r} is best on the edge of its grid, so a {beyond} "
         "penalty might score better still, or the criterion is flat there. "
-        + (
-            "The fit may interpolate the training rows; "
-            if j == 0
-            else "The features may carry little signal; "
-        )
+        + consequence
         + "check alpha_ against validation data, or pass a fixed alpha.",
         UserWarning,
         stacklevel=3,
@@ -446,7 +448,7 @@ class MultiGranularityRegressor(
             i, j = _choose(best)
             sharing, alpha = sharings[i], alphas[j]
             if self.alpha == "auto" and len(alphas) > 1 and j in (0, len(alphas) - 1):
-                _warn_grid_edge(j, alphas, stats.sum_weights, self.criterion)
+                _warn_grid_edge(j, alphas, stats.sum_weights, self.criterion, *X.shape)
             self.log_evidence_ = all_scores["evidence"]
             self.gcv_scores_ = all_scores["gcv"]
             self.sharing_candidates_ = sharings
