@@ -39,7 +39,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from sklearn_multigran import MultiGranularityClassifier, MultiGranularityRegressor
+from sklearn_multigran import (
+    MultiGranularityMLPClassifier,
+    MultiGranularityMLPRegressor,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_PATH = ROOT / "doc" / "benchmarks.md"
@@ -126,14 +129,14 @@ def models(task, epochs, n_blocks, hidden, seed):
     if task == "regression":
         return {
             "MLPRegressor": MLPRegressor(**common),
-            "MultiGranularityRegressor": MultiGranularityRegressor(
-                "mlp", blocks=n_blocks, sharing=0.5, **common
+            "MultiGranularityMLPRegressor": MultiGranularityMLPRegressor(
+                blocks=n_blocks, sharing=0.5, **common
             ),
         }
     return {
         "MLPClassifier": MLPClassifier(**common),
-        "MultiGranularityClassifier": MultiGranularityClassifier(
-            "mlp", blocks=n_blocks, sharing=0.5, **common
+        "MultiGranularityMLPClassifier": MultiGranularityMLPClassifier(
+            blocks=n_blocks, sharing=0.5, **common
         ),
     }
 

@@ -1,6 +1,6 @@
-"""MultiGranularityRegressor: fit time against Ridge, and coefficient recovery.
+"""MultiGranularityRegressor: fit time against Ridge, hot paths, coefficient recovery.
 
-Two measurements (issue 3):
+Three measurements (issues 3 and 12):
 
 1. **Fit time.** ``n`` rows (default 1,000,000), 3 blocks of 40 features, float64,
    C order. ``Ridge(alpha=1.0)`` (default solver) on the 120 concatenated columns
@@ -19,6 +19,15 @@ Two measurements (issue 3):
    ``"auto"`` everywhere. Every model sees the same draws, so the last columns give
    the paired difference between the tuned model and the better of the two extremes
    in that row, with its standard error.
+
+3. **Hot paths**, each run in a fresh process (``_harness``), repeated round-robin,
+   median reported, with the peak resident memory the call adds: ``predict`` on
+   ``--predict-n`` rows (default 1,000,000) x 120 columns for ``Ridge`` and for the
+   model, also with a NaN in 1% of the rows (only those rows are imputed); and the
+   fit of ``--fit-n`` rows (default 10,000,000) x 120 with 1 and 2 BLAS threads
+   (``threadpoolctl`` limits; the Gram pass runs on as many threads as BLAS may
+   use). Targets: ``predict`` at most 1.2x ``Ridge.predict``; the 2-thread fit at
+   most 0.6x the 1-thread fit.
 
 Run ``python benchmarks/bench_regressor.py`` (``--help`` for options). The tables are
 printed and written into ``doc/benchmarks.md`` between ``<!-- regressor:start -->``
@@ -43,7 +52,9 @@ from threadpoolctl import threadpool_limits
 from sklearn_multigran import MultiGranularityRegressor
 from sklearn_multigran.datasets import make_multigranularity_regression
 
-DOC_PATH = Path(__file__).resolve().parents[1] / "doc" / "benchmarks.md"
+SCRIPT = Path(__file__).resolve()
+DOC_PATH = SCRIPT.parents[1] / "doc" / "benchmarks.md"
+N_COLUMNS = 120  # 3 blocks of 40
 RIDGE = "Ridge(alpha=1.0)"
 NOISE = 3.0
 
@@ -74,6 +85,197 @@ def time_fits(n_samples, n_blocks, n_per_block, repeats, blas_threads, seed=0):
                     fit()
                     times[name, limit].append(time.perf_counter() - start)
     return {key: min(t) for key, t in times.items()}
+
+
+def _hot_data(n_samples, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, N_COLUMNS))
+    y = X @ rng.standard_normal(N_COLUMNS) + rng.standard_normal(n_samples)
+    return X, y
+
+
+def predict_child(model, n_samples, nan_rows):
+    """Fresh process: time one ``predict`` on ``n_samples`` rows."""
+    X, y = _hot_data(n_samples)
+    estimator = (
+        Ridge(alpha=1.0) if model == "Ridge" else MultiGranularityRegressor(blocks=3)
+    )
+    estimator.fit(X[:20_000], y[:20_000])
+    if nan_rows:
+        rows = np.random.default_rng(1).choice(
+            n_samples, int(nan_rows * n_samples), replace=False
+        )
+        X[rows, 5] = np.nan
+    estimator.predict(X[:1000])  # first-call costs out of the way
+    _, figures = _harness.measure(estimator.predict, X)
+    return figures
+
+
+def fit_child(n_samples, threads):
+    """Fresh process: time one fit of ``n_samples`` rows on ``threads`` BLAS threads."""
+    X, y = _hot_data(n_samples)
+    model = MultiGranularityRegressor(sharing=0.5, alpha=1.0, blocks=3)
+    model.fit(X[:1000], y[:1000])
+    with threadpool_limits(limits=threads, user_api="blas"):
+        _, figures = _harness.measure(model.fit, X, y)
+    return figures
+
+
+WIDE_SHAPES = ((50, 6_000), (30, 15_000))
+WIDE_MODELS = {
+    "`Ridge(alpha=1.0)`": lambda: Ridge(alpha=1.0),
+    "`MGR(sharing=0.5, alpha=1.0)`": lambda: MultiGranularityRegressor(
+        sharing=0.5, alpha=1.0, blocks=3
+    ),
+    '`MGR(sharing="auto", alpha="auto")`': lambda: MultiGranularityRegressor(
+        sharing="auto", alpha="auto", blocks=3
+    ),
+}
+
+
+def wide_child(n_samples, n_features, model, fits=9):
+    """Fresh process: the fastest of ``fits`` fits of a wide problem (p >> n).
+
+    Such a fit takes milliseconds, so one call is mostly timer and scheduler noise;
+    the minimum of several, after one warm-up fit, is the cost of the computation.
+    """
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, n_features))
+    y = X[:, :10].sum(axis=1) + rng.standard_normal(n_samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "auto" on a grid edge
+        WIDE_MODELS[model]().fit(X, y)
+        seconds = []
+        for _ in range(fits):
+            estimator = WIDE_MODELS[model]()
+            start = time.perf_counter()
+            estimator.fit(X, y)
+            seconds.append(time.perf_counter() - start)
+    return {"seconds": min(seconds)}
+
+
+CHILDREN = {"predict": predict_child, "fit": fit_child, "wide": wide_child}
+
+PREDICT_CASES = {
+    "`Ridge.predict`": {"model": "Ridge", "nan_rows": 0.0},
+    "`MultiGranularityRegressor.predict`": {"model": "MGR", "nan_rows": 0.0},
+    "`MultiGranularityRegressor.predict`, NaN in 1% of rows": {
+        "model": "MGR",
+        "nan_rows": 0.01,
+    },
+}
+
+
+def hot_paths(predict_n, fit_n, repeats):
+    """Median figures of every case, from ``repeats`` fresh processes each."""
+    cases = {
+        ("predict", name): ("predict", {**kwargs, "n_samples": predict_n})
+        for name, kwargs in PREDICT_CASES.items()
+    }
+    for threads in (1, 2):
+        cases["fit", threads] = ("fit", {"n_samples": fit_n, "threads": threads})
+    for shape in WIDE_SHAPES:
+        for model in WIDE_MODELS:
+            cases["wide", shape, model] = (
+                "wide",
+                {"n_samples": shape[0], "n_features": shape[1], "model": model},
+            )
+    runs = {key: [] for key in cases}
+    for _ in range(repeats):  # round-robin: a burst of load hits every case
+        for key, (child, kwargs) in cases.items():
+            runs[key].append(
+                _harness.run_child_undisturbed(SCRIPT, child, kwargs, timeout=900)
+            )
+    return {
+        key: {
+            "seconds": _harness.summarise(r)["median"],
+            "cpu_seconds": _harness.summarise(r, "cpu_seconds")["median"]
+            if "cpu_seconds" in r[0]
+            else None,
+            "peak_mib": _harness.summarise(r, "peak_delta")["median"] / 2**20
+            if "peak_delta" in r[0]
+            else None,
+            "n": len(r),
+        }
+        for key, r in runs.items()
+    }
+
+
+def format_hot_paths(hot, predict_n, fit_n, facts):
+    ridge = hot["predict", "`Ridge.predict`"]["seconds"]
+    rows = [
+        [
+            name,
+            f"{predict_n:,} x {N_COLUMNS}",
+            f"{hot['predict', name]['seconds']:.3f}",
+            f"{hot['predict', name]['seconds'] / ridge:.2f}",
+            f"{hot['predict', name]['peak_mib']:.0f}",
+        ]
+        for name in PREDICT_CASES
+    ]
+    one = hot["fit", 1]["seconds"]
+    for threads in (1, 2):
+        r = hot["fit", threads]
+        rows.append(
+            [
+                f"`MultiGranularityRegressor.fit`, {threads} BLAS thread"
+                + ("s" * (threads > 1))
+                + f" ({r['seconds'] / one:.2f}x the 1-thread fit, "
+                f"CPU {r['cpu_seconds']:.1f} s)",
+                f"{fit_n:,} x {N_COLUMNS}",
+                f"{r['seconds']:.3f}",
+                "",
+                f"{r['peak_mib']:.0f}",
+            ]
+        )
+    n = hot["fit", 1]["n"]
+    wide_rows = []
+    for shape in WIDE_SHAPES:
+        ridge = hot["wide", shape, "`Ridge(alpha=1.0)`"]["seconds"]
+        for model in WIDE_MODELS:
+            seconds = hot["wide", shape, model]["seconds"]
+            wide_rows.append(
+                [
+                    model,
+                    f"{shape[0]} x {shape[1]:,}",
+                    f"{seconds * 1e3:.1f}",
+                    f"{seconds / ridge:.2f}",
+                ]
+            )
+    wide = "\n\n".join(
+        [
+            "Fewer rows than columns (the fit solves in the n-dimensional dual): "
+            "fastest of 9 fits after a warm-up, in each of "
+            f"{n} fresh processes, median over the processes; 3 blocks, "
+            "default BLAS threads. Target: at most 3x `Ridge` for a fixed "
+            '(sharing, alpha) and for `"auto"` (11 x 17 candidates). Before the '
+            'dual, p = 6,000 and n = 50 with `"auto"` took 974 s.',
+            _harness.markdown_table(
+                ["fit", "rows x columns", "ms", "/ Ridge"], wide_rows, "lrrr"
+            ),
+        ]
+    )
+    return "\n\n".join(
+        [
+            "Hot paths: each figure the median of "
+            f"{n} fresh processes, run round-robin; *peak + MiB* is the rise of the "
+            "peak resident memory during the call (the input itself is "
+            f"{predict_n * N_COLUMNS * 8 / 2**20:,.0f} MiB for predict, "
+            f"{fit_n * N_COLUMNS * 8 / 2**30:,.1f} GiB for fit). Targets: "
+            "`predict` at most 1.2x `Ridge.predict`; with 2 BLAS threads the fit at "
+            "most 0.6x its 1-thread time. float64, C order, `blocks=3`, "
+            "`sharing=0.5, alpha=1.0`.",
+            _harness.markdown_table(
+                ["call", "rows x columns", "median s", "/ Ridge", "peak + MiB"],
+                rows,
+                "lrrrr",
+            ),
+            wide,
+            facts,
+        ]
+    )
 
 
 def recovery(sizes, seeds, true_sharings, noise=3.0, n_test=20_000):
@@ -132,7 +334,7 @@ def _versus_best_extreme(values, better):
     return _mean_se(values["tuned"] - extremes[best])
 
 
-def format_tables(timing, timing_config, rows, recovery_config):
+def format_tables(timing, timing_config, rows, recovery_config, hot_text):
     n, G, p, repeats, blas_threads = timing_config
     names = list(dict.fromkeys(name for name, _ in timing))
     header = "| fit |" + "".join(
@@ -189,7 +391,7 @@ def format_tables(timing, timing_config, rows, recovery_config):
             f"| {row['true_sharing']} | {row['n']:,} |{''.join(cells)}"
             f" {row['sharing']:.2f} |"
         )
-    lines += ["", "Written by `python benchmarks/bench_regressor.py`."]
+    lines += ["", hot_text, "", "Written by `python benchmarks/bench_regressor.py`."]
     return "\n".join(lines)
 
 
@@ -211,10 +413,29 @@ def main(argv=None):
     )
     parser.add_argument("--true-sharing", type=float, nargs="+", default=[0.5, 0.8])
     parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--predict-n", type=int, default=1_000_000)
+    parser.add_argument("--fit-n", type=int, default=10_000_000)
+    parser.add_argument("--hot-repeats", type=int, default=5)
+    parser.add_argument(
+        "--hot-only", action="store_true", help="only the hot paths; implies --no-write"
+    )
     parser.add_argument(
         "--no-write", action="store_true", help="print only, leave the doc alone"
     )
     args = parser.parse_args(argv)
+
+    loads = {"start": _harness.load_average()}
+    hot = hot_paths(args.predict_n, args.fit_n, args.hot_repeats)
+    loads["end"] = _harness.load_average()
+    facts = _harness.machine_facts(
+        ["numpy", "scipy", "scikit-learn", "threadpoolctl"],
+        repo=SCRIPT.parents[1],
+        loads=loads,
+    )
+    hot_text = format_hot_paths(hot, args.predict_n, args.fit_n, facts)
+    if args.hot_only:
+        print(hot_text)
+        return
 
     rows = recovery(args.sizes, args.seeds, args.true_sharing, noise=NOISE)
     blas_threads = (None, 1)
@@ -224,6 +445,7 @@ def main(argv=None):
         (args.n_samples, 3, 40, args.repeats, blas_threads),
         rows,
         (args.seeds, NOISE),
+        hot_text,
     )
     print(text)
     if not args.no_write:
@@ -231,4 +453,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    if not _harness.child_main(CHILDREN):
+        main()

@@ -676,7 +676,7 @@ def _complexity(regressor, label, n_features):
     364); for MLPs fewer hidden units and a stronger penalty; for linear models
     more sharing (sharing=1 ties every block's coefficients: the fewest free ones).
     """
-    if regressor.submodel == "mlp":
+    if hasattr(regressor, "hidden_layer_sizes"):
         return (2, n_features, sum(regressor.hidden_layer_sizes), -regressor.alpha_)
     nonlinear = int(label not in MGR_FEATURES)
     return (nonlinear, n_features, 0, -regressor.sharing_)
@@ -830,13 +830,12 @@ MLP_GRID = tuple({"hidden": h, "alpha": a} for h in (16, 32) for a in (1.0, 100.
 
 
 def mgr_mlp(split):
-    from sklearn_multigran import MultiGranularityRegressor
+    from sklearn_multigran import MultiGranularityMLPRegressor
 
     candidates = [
         (
             MGR_FEATURES[0],
-            MultiGranularityRegressor(
-                submodel="mlp",
+            MultiGranularityMLPRegressor(
                 sharing=0.5,
                 alpha=p["alpha"],
                 hidden_layer_sizes=(p["hidden"],),

@@ -7,6 +7,8 @@ a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_ow
 
 from sklearn_multigran._calendar import CalendarFeatures
 from sklearn_multigran._classifier import MultiGranularityClassifier
+from sklearn_multigran._mlp_classifier import MultiGranularityMLPClassifier
+from sklearn_multigran._mlp_regressor import MultiGranularityMLPRegressor
 from sklearn_multigran._pipeline import make_multigranularity_pipeline
 from sklearn_multigran._regressor import MultiGranularityRegressor
 from sklearn_multigran._transformer import GranularityTransformer
@@ -23,6 +25,8 @@ __all__ = [
     "GranularityTransformer",
     "LastValueRelative",
     "MultiGranularityClassifier",
+    "MultiGranularityMLPClassifier",
+    "MultiGranularityMLPRegressor",
     "MultiGranularityRegressor",
     "__version__",
     "horizon_frame",

@@ -81,6 +81,61 @@ def sharing_root(sharing, n_blocks, n_per_block, n_free):
     return root
 
 
+def apply_root(V, sharing, n_blocks, n_per_block):
+    """``R @ V`` without forming ``R`` (whose size is the number of features squared).
+
+    Parameters
+    ----------
+    V : ndarray of shape (P, k)
+        Block-major rows.
+    sharing : float in [0, 1]
+    n_blocks, n_per_block : int
+
+    Returns
+    -------
+    RV : ndarray of shape (P, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_multigran._blend import apply_root, sharing_root
+    >>> V = np.arange(6.0).reshape(3, 2)
+    >>> np.allclose(apply_root(V, 0.3, 2, 1), sharing_root(0.3, 2, 1, 1) @ V)
+    True
+    """
+    out = np.array(V, dtype=np.float64, copy=True)
+    if n_blocks:
+        n_block_cols = n_blocks * n_per_block
+        r_mean, r_dev = _root_scales(sharing, n_blocks)
+        blocks = out[:n_block_cols].reshape(n_blocks, n_per_block, -1)
+        mean = blocks.mean(axis=0)
+        blocks *= r_dev
+        blocks += (r_mean - r_dev) * mean
+    return out
+
+
+def blend_kernel(kernels, sharing):
+    """``Z R R Z^T`` from the three kernels of :func:`~._linear.dual_statistics`.
+
+    With ``R^2 = (1 - s)^2 I + G s^2 J`` on the blocks and ``I`` on the free columns,
+    the augmented design's kernel is
+    ``(1 - s)^2 sum_g Z_g Z_g^T + s^2 (sum_g Z_g)(sum_g Z_g)^T + Z_f Z_f^T``:
+    the kernel of ``A = [s sum_g Z_g, (1 - s) Z_1, ..., (1 - s) Z_G, Z_f]`` itself.
+
+    Parameters
+    ----------
+    kernels : tuple of 3 ndarray of shape (n, n)
+        ``(sum_g Z_g Z_g^T, (sum_g Z_g)(sum_g Z_g)^T, Z_f Z_f^T)``.
+    sharing : float in [0, 1]
+
+    Returns
+    -------
+    kernel : ndarray of shape (n, n)
+    """
+    blocks, summed, free = kernels
+    return (1 - sharing) ** 2 * blocks + sharing**2 * summed + free
+
+
 def blend_gram(gram, cross, sharing, n_blocks, n_per_block):
     """Gram matrix and cross-products of the equivalent design ``Z R``.
 

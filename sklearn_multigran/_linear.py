@@ -11,19 +11,27 @@ float array that may hold NaN but no inf, ``Y`` is a 2-D float64 array, weights 
 non-negative with a positive sum.
 """
 
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg
 from scipy.linalg.blas import dsyrk
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
-from sklearn_multigran._blend import blend_gram, sharing_root
+from sklearn_multigran._blend import apply_root, blend_gram, blend_kernel
 
 # Rows per chunk in the passes over X: about 4 MiB of float64 per chunk buffer, so the
 # centred copy stays in cache between being written and being read by the BLAS call,
 # and the full-size centred copy that Ridge makes is never needed.
 _CHUNK_BYTES = 1 << 22
+
+# Chunks per task of the threaded passes (map_row_tasks): 32 MiB of X, enough work per
+# task (tens of ms) that the pool's overhead vanishes, and enough tasks from a few
+# hundred thousand rows on that the threads share the work evenly.
+_CHUNKS_PER_TASK = 8
 
 #: Candidates for ``sharing="auto"``: 0, 0.1, ..., 1. Built as k / 10 so that the
 #: reported ``sharing_`` is the decimal a user would type, not linspace's 0.7000...01.
@@ -42,11 +50,87 @@ ALPHA_GRID = np.logspace(-6, 2, 17)
 # OpenBLAS threads and 6 ms with one. (sklearn's Ridge has the same small solve but
 # does it once; we do it once per sharing candidate.)
 def _one_blas_thread():
-    return threadpool_limits(limits=1, user_api="blas")
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _blas_controller():
+    # Building a controller scans the loaded libraries (a few ms, read from /proc):
+    # more than a whole dual fit of 50 rows. BLAS is loaded with numpy and scipy,
+    # before this module, so one scan serves the process.
+    return ThreadpoolController()
 
 
 def _chunk_rows(n_columns):
     return max(1, _CHUNK_BYTES // (8 * max(n_columns, 1)))
+
+
+def _blas_threads():
+    """The number of threads BLAS may use now (``threadpoolctl`` limits included)."""
+    counts = [
+        lib.num_threads
+        for lib in _blas_controller().select(user_api="blas").lib_controllers
+    ]
+    return max(counts, default=1)
+
+
+def map_row_tasks(task, n_samples, step):
+    """``[task(rows) for rows in tasks]`` over row ranges, on BLAS's threads.
+
+    The passes over ``X`` are a long series of small BLAS calls (one per chunk of
+    ``step`` rows, sized to stay in cache), which BLAS cannot usefully thread: a
+    ``syrk`` of 4,000 x 121 is too small to split. So the chunks are grouped into
+    tasks of ``_CHUNKS_PER_TASK`` chunks that run on a thread pool as large as the
+    BLAS thread count (numpy and BLAS release the GIL), each BLAS call on one
+    thread. The tasks, and so the summation order of their partial results, depend
+    on the data's size alone, never on the number of threads or their schedule:
+    the caller merges the returned list in its order, and a fit is bit-identical on
+    one thread and on many.
+
+    Parameters
+    ----------
+    task : callable
+        ``task(range_of_rows)``; it is called concurrently, so it must only read
+        shared data and return its own result.
+    n_samples, step : int
+        Rows in all, rows per chunk.
+
+    Returns
+    -------
+    results : list
+        One per task, in row order.
+    """
+    per_task = _CHUNKS_PER_TASK * step
+    tasks = [
+        range(start, min(start + per_task, n_samples))
+        for start in range(0, n_samples, per_task)
+    ]
+    n_threads = min(_blas_threads(), len(tasks)) if len(tasks) > 1 else 1
+    if n_threads == 1:
+        return [task(rows) for rows in tasks]
+    # One BLAS thread per call: the pool is the parallelism. threadpoolctl's limit
+    # is process-wide, so it also holds in the pool's threads.
+    with _one_blas_thread(), ThreadPoolExecutor(max_workers=n_threads) as pool:
+        return list(pool.map(task, tasks))
+
+
+def has_nan(X):
+    """Whether ``X`` (finite but for NaN) holds a NaN, without a mask if it has none.
+
+    NaN propagates through a sum and the estimators' validation has refused inf, so a
+    sum that is not NaN proves there is none, at the cost of one read of ``X`` and no
+    allocation (a mask costs ``n * p`` bytes and a pass more). A sum that overflows to
+    ``inf - inf`` only sends us to the exact check, never past it.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isnan(X.sum())) and bool(np.isnan(X).any())
+
+
+def impute(X, mean):
+    """``X`` with NaN replaced by ``mean``; ``X`` itself when it has none."""
+    if has_nan(X):
+        X = np.where(np.isnan(X), mean, X)
+    return X
 
 
 def weighted_means(X, sample_weight):
@@ -66,29 +150,43 @@ def weighted_means(X, sample_weight):
     has_nan : bool
     """
     n_samples, n_features = X.shape
+    step = _chunk_rows(n_features)
+
+    def task(rows):
+        total = np.zeros(n_features)
+        unobserved = np.zeros(n_features)
+        has_nan = False
+        for start in range(rows.start, rows.stop, step):
+            stop = min(start + step, rows.stop)
+            block = X[start:stop]
+            w = None if sample_weight is None else sample_weight[start:stop]
+            part = block.sum(axis=0, dtype=np.float64) if w is None else w @ block
+            if np.isnan(part).any():
+                # NaN propagates through the sums, so the cheap sum doubles as a NaN
+                # probe and only chunks that hold NaN pay for the mask.
+                has_nan = True
+                missing = np.isnan(block)
+                filled = np.where(missing, 0.0, block)
+                if w is None:
+                    part = filled.sum(axis=0, dtype=np.float64)
+                    unobserved += missing.sum(axis=0)
+                else:
+                    part = w @ filled
+                    unobserved += w @ missing
+            total += part
+        return total, unobserved, has_nan
+
+    parts = map_row_tasks(task, n_samples, step)
     total = np.zeros(n_features)
     observed = np.full(
-        n_features, n_samples if sample_weight is None else sample_weight.sum()
+        n_features,
+        float(n_samples if sample_weight is None else sample_weight.sum()),
     )
     has_nan = False
-    step = _chunk_rows(n_features)
-    for start in range(0, n_samples, step):
-        block = X[start : start + step]
-        w = None if sample_weight is None else sample_weight[start : start + step]
-        part = block.sum(axis=0, dtype=np.float64) if w is None else w @ block
-        if np.isnan(part).any():
-            # NaN propagates through the sums, so the cheap sum doubles as a NaN probe
-            # and only chunks that hold NaN pay for the mask.
-            has_nan = True
-            missing = np.isnan(block)
-            filled = np.where(missing, 0.0, block)
-            if w is None:
-                part = filled.sum(axis=0, dtype=np.float64)
-                observed -= missing.sum(axis=0)
-            else:
-                part = w @ filled
-                observed -= w @ missing
+    for part, unobserved, part_has_nan in parts:  # in row order: deterministic
         total += part
+        observed -= unobserved
+        has_nan |= part_has_nan
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(observed > 0, total / observed, 0.0)
     return mean, observed, has_nan
@@ -160,21 +258,34 @@ def gram_statistics(X, Y, sample_weight, fit_intercept):
 
     width = n_features + n_targets
     step = _chunk_rows(width)
-    buffer = np.empty((min(step, n_samples), width))
-    # Fortran order so that syrk accumulates in place (overwrite_c) without copies.
-    moments = np.zeros((width, width), order="F")
-    for start in range(0, n_samples, step):
-        stop = min(start + step, n_samples)
-        buf = buffer[: stop - start]
-        np.subtract(X[start:stop], mean, out=buf[:, :n_features])
-        if has_nan:
-            np.copyto(buf[:, :n_features], 0.0, where=np.isnan(buf[:, :n_features]))
-        np.subtract(Y[start:stop], y_mean, out=buf[:, n_features:])
-        if sqrt_w is not None:
-            buf *= sqrt_w[start:stop, None]
-        # buf.T is an F-ordered view, so dsyrk reads it without a copy; it fills
-        # the upper triangle only.
-        moments = dsyrk(1.0, buf.T, beta=1.0, c=moments, trans=0, overwrite_c=1)
+    buffers = threading.local()
+
+    def task(rows):
+        # one chunk buffer per thread, reused by its tasks
+        buffer = getattr(buffers, "buffer", None)
+        if buffer is None:
+            buffer = buffers.buffer = np.empty((min(step, n_samples), width))
+        # Fortran order so that syrk accumulates in place (overwrite_c) without
+        # copies.
+        moments = np.zeros((width, width), order="F")
+        for start in range(rows.start, rows.stop, step):
+            stop = min(start + step, rows.stop)
+            buf = buffer[: stop - start]
+            np.subtract(X[start:stop], mean, out=buf[:, :n_features])
+            if has_nan:
+                np.copyto(buf[:, :n_features], 0.0, where=np.isnan(buf[:, :n_features]))
+            np.subtract(Y[start:stop], y_mean, out=buf[:, n_features:])
+            if sqrt_w is not None:
+                buf *= sqrt_w[start:stop, None]
+            # buf.T is an F-ordered view, so dsyrk reads it without a copy; it fills
+            # the upper triangle only.
+            moments = dsyrk(1.0, buf.T, beta=1.0, c=moments, trans=0, overwrite_c=1)
+        return moments
+
+    parts = map_row_tasks(task, n_samples, step)
+    moments = parts[0]
+    for part in parts[1:]:  # in row order: deterministic
+        moments += part
     moments = np.triu(moments) + np.triu(moments, 1).T
 
     xx = moments[:n_features, :n_features]
@@ -257,9 +368,8 @@ def reduce_target_rank(gamma, cross, sharing, n_blocks, n_per_block, rank):
     """
     n_targets = gamma.shape[0]
     rank = min(rank, n_targets)
-    n_free = gamma.shape[1] - n_blocks * n_per_block
     with _one_blas_thread():
-        blended_cross = sharing_root(sharing, n_blocks, n_per_block, n_free) @ cross
+        blended_cross = apply_root(cross, sharing, n_blocks, n_per_block)
         fitted_cross = gamma @ blended_cross
         # symmetric in exact arithmetic; average away the rounding for eigh
         fitted_cross = 0.5 * (fitted_cross + fitted_cross.T)
@@ -282,7 +392,7 @@ def _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block):
         eigvals, eigvecs = linalg.eigh(blended)
         # Rounding can leave tiny negative eigenvalues on a singular Gram matrix.
         eigvals = np.clip(eigvals, 0.0, None)
-        yield eigvals, (eigvecs.T @ rhs) ** 2
+        yield eigvals, (eigvecs.T @ rhs) ** 2, None
 
 
 def candidate_scores(
@@ -326,20 +436,194 @@ def candidate_scores(
         weight or less with an intercept), where the restricted likelihood does not
         exist.
     """
-    criteria = [_CRITERIA[name] for name in criteria]
-    alphas = np.asarray(alphas, dtype=np.float64)
-    scores = [np.empty((len(sharings), len(alphas), cross.shape[1])) for _ in criteria]
     with _one_blas_thread():
         spectra = _candidate_spectra(stats_gram, cross, sharings, n_blocks, n_per_block)
-        for i, (eigvals, d_sq) in enumerate(spectra):
-            for out, criterion in zip(scores, criteria, strict=True):
-                out[i] = criterion(
-                    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept
-                )
+        return _scores_of_spectra(
+            spectra, len(sharings), alphas, y_sq, sum_weights, fit_intercept, criteria
+        )
+
+
+def _scores_of_spectra(
+    spectra, n_sharings, alphas, y_sq, sum_weights, fit_intercept, criteria
+):
+    criteria = [_CRITERIA[name] for name in criteria]
+    alphas = np.asarray(alphas, dtype=np.float64)
+    scores = [np.empty((n_sharings, len(alphas), len(y_sq))) for _ in criteria]
+    for i, (eigvals, d_sq, t_sq) in enumerate(spectra):
+        for out, criterion in zip(scores, criteria, strict=True):
+            out[i] = criterion(
+                eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept, t_sq
+            )
     return scores
 
 
-def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+# --- the dual: fewer samples than features -----------------------------------------
+#
+# With n < P rows the ridge on Z R has at most n non-zero eigenvalues, those of the
+# n x n kernel Z R R Z^T (weighted), and every quantity the criteria and the solution
+# need lives in that n-dimensional space: the squared cross-products in the primal
+# eigenbasis are d_j^2 = lam_j (u_j^T y)^2 for the kernel's eigenvectors u_j, and zero
+# for the other P - n directions, which add nothing to df, RSS, Q or the determinant.
+# So the scores are those of the primal, from one n x n eigendecomposition per sharing
+# candidate, and the solution is gamma = R Z^T (K + alpha I)^{-1} y (the kernel form
+# of ridge, as Ridge's "cholesky" solver uses when n < p). Cost: O(n^2 P) for the
+# kernels once, against O(n P^2 + P^3) for the primal's Gram matrix and its
+# eigendecompositions: 974 s at P = 6,000, n = 50 with "auto" before this.
+
+
+class DualStatistics(NamedTuple):
+    """The standardised design itself, for the dual (kernel) form.
+
+    ``design`` is ``sqrt(w) * Z`` with block-major columns, ``Z`` the standardised
+    features (centred if the model has an intercept, NaN imputed with the mean, i.e.
+    0 once centred); ``target`` is ``sqrt(w) * y`` (centred if so); ``kernels`` are
+    ``(sum_g Z_g Z_g^T, (sum_g Z_g)(sum_g Z_g)^T, Z_f Z_f^T)`` of ``design``; ``mean``
+    and ``scale`` are in the input's column order, as in :class:`GramStatistics`.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    y_mean: np.ndarray
+    design: np.ndarray
+    target: np.ndarray
+    kernels: tuple
+    cross: np.ndarray
+    y_sq: np.ndarray
+    sum_weights: float
+
+
+def dual_statistics(X, Y, sample_weight, fit_intercept, order, n_blocks, n_per_block):
+    """Standardise ``X`` into the block-major design of the dual, and its kernels.
+
+    The same means, scales and imputation as :func:`gram_statistics`, which the
+    primal path uses; only the design is kept instead of its Gram matrix.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,) or None
+    fit_intercept : bool
+    order : ndarray of int
+        The block-major column order (blocks, then free columns).
+    n_blocks, n_per_block : int
+
+    Returns
+    -------
+    stats : DualStatistics
+    """
+    n_samples = X.shape[0]
+    mean, observed, has_nan = weighted_means(X, sample_weight)
+    if sample_weight is None:
+        sum_weights = float(n_samples)
+        y_mean = Y.mean(axis=0)
+        sqrt_w = None
+    else:
+        sum_weights = float(sample_weight.sum())
+        y_mean = sample_weight @ Y / sum_weights
+        sqrt_w = np.sqrt(sample_weight)[:, None]
+
+    design = X[:, order].astype(np.float64, copy=False)  # a copy, block-major
+    design -= mean[order]
+    if has_nan:
+        np.copyto(design, 0.0, where=np.isnan(design))
+    if sqrt_w is not None:
+        design *= sqrt_w
+    squares = np.einsum("ij,ij->j", design, design)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(observed[order] > 0, squares / observed[order], 0.0)
+    scale_ordered = _standard_scale(var, mean[order], observed[order])
+    scale = np.empty_like(scale_ordered)
+    scale[order] = scale_ordered
+
+    target = Y - y_mean if fit_intercept else Y.copy()
+    if not fit_intercept:
+        # uncentred, NaN still imputed with the mean: add the mean back
+        design += mean[order] if sqrt_w is None else sqrt_w * mean[order]
+    design /= scale_ordered
+    if sqrt_w is not None:
+        target *= sqrt_w
+    y_sq = np.einsum("ij,ij->j", target, target)
+
+    n_block_cols = n_blocks * n_per_block
+    blocks, free = design[:, :n_block_cols], design[:, n_block_cols:]
+    if n_blocks:
+        summed = blocks.reshape(n_samples, n_blocks, n_per_block).sum(axis=1)
+        kernels = (blocks @ blocks.T, summed @ summed.T, free @ free.T)
+    else:
+        zero = np.zeros((n_samples, n_samples))
+        kernels = (zero, zero, free @ free.T)
+    cross = design.T @ target
+    return DualStatistics(
+        mean, scale, y_mean, design, target, kernels, cross, y_sq, sum_weights
+    )
+
+
+def _dual_spectra(kernels, target, sharings):
+    for sharing in sharings:
+        kernel = blend_kernel(kernels, sharing)
+        # divide and conquer: twice as fast as the default driver at these sizes
+        eigvals, eigvecs = linalg.eigh(kernel, driver="evd", check_finite=False)
+        # The kernel is singular (rank n - 1 with an intercept, less with sharing
+        # 1), and eigh returns its zero eigenvalues as rounding noise of the order
+        # of n eps lam_max. Against a small alpha that noise is not small: it moves
+        # df by lam / alpha, which GCV's (1 - df / N)^2 amplifies where df nears N
+        # (a relative 2e-5 on 15 rows). Below the noise level, zero is the answer.
+        noise = len(eigvals) * np.finfo(np.float64).eps * max(eigvals[-1], 0.0)
+        eigvals = np.where(eigvals > noise, eigvals, 0.0)
+        t_sq = (eigvecs.T @ target) ** 2
+        yield eigvals, eigvals[:, None] * t_sq, t_sq
+
+
+def dual_candidate_scores(
+    stats, fit_intercept, sharings, alphas, criteria=("gcv", "evidence")
+):
+    """:func:`candidate_scores` from the n x n kernel (see the dual's notes above).
+
+    Parameters
+    ----------
+    stats : DualStatistics
+    fit_intercept : bool
+    sharings, alphas : ndarray
+    criteria : tuple of {"gcv", "evidence"}
+
+    Returns
+    -------
+    scores : list of ndarray of shape (n_sharing, n_alpha, n_targets)
+        Equal to :func:`candidate_scores`' to rounding.
+    """
+    with _one_blas_thread():
+        spectra = _dual_spectra(stats.kernels, stats.target, sharings)
+        return _scores_of_spectra(
+            spectra,
+            len(sharings),
+            alphas,
+            stats.y_sq,
+            stats.sum_weights,
+            fit_intercept,
+            criteria,
+        )
+
+
+def solve_blend_dual(stats, sharing, alpha, n_blocks, n_per_block):
+    """:func:`solve_blend` in kernel form: ``gamma = R Z^T (K + alpha I)^{-1} y``.
+
+    Returns
+    -------
+    gamma : ndarray of shape (n_targets, P)
+    """
+    with _one_blas_thread():
+        kernel = blend_kernel(stats.kernels, sharing)
+        kernel[np.diag_indices_from(kernel)] += alpha
+        dual_coef = linalg.solve(
+            kernel, stats.target, assume_a="pos", check_finite=False
+        )
+        return apply_root(stats.design.T @ dual_coef, sharing, n_blocks, n_per_block).T
+
+
+def _gcv_of_spectrum(
+    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept, t_sq=None
+):
     """Generalised cross-validation score of every alpha, for one sharing.
 
     For the linear smoother ``y_hat = H y`` of a weighted ridge,
@@ -364,12 +648,19 @@ def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
     exact its relative error grows like ``eps * y_sq / RSS``; that only blurs the
     comparison between near-perfect candidates.
 
-    Here for one sharing: ``eigvals`` are ``lam``, ``d_sq`` the ``d_j^2``.
+    Here for one sharing: ``eigvals`` are ``lam``, ``d_sq`` the ``d_j^2``. The dual
+    also passes ``t_sq``, the squared targets in the kernel's eigenbasis, a full
+    basis of the samples' space (``d_j^2 = lam_j t_j``, ``sum_j t_j = y_sq``): then
+    ``RSS = sum_j t_j alpha^2 / (lam_j + alpha)^2``, with no cancellation.
     """
     shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
     df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
     explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
-    rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+    if t_sq is None:
+        rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+    else:
+        # the dual's full basis of the targets' space: no subtraction, no lost digits
+        rss = (alphas[:, None] * shrink) ** 2 @ t_sq
     denominator = (1.0 - df / sum_weights) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         score = (rss / sum_weights) / denominator[:, None]
@@ -377,7 +668,9 @@ def _gcv_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
     return score
 
 
-def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept):
+def _evidence_of_spectrum(
+    eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercept, t_sq=None
+):
     """Log marginal likelihood (evidence) of every alpha, for one sharing.
 
     The penalised fit is the posterior mode of the Gaussian model ``y = A theta +
@@ -409,6 +702,9 @@ def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercep
     prediction error without it. The evidence stays defined with fewer rows than
     features, and its determinant term charges a candidate for the freedom it gives
     the coefficients.
+
+    With the dual's ``t_sq`` (see :func:`_gcv_of_spectrum`),
+    ``Q = sum_j t_j alpha / (lam_j + alpha)``, exact also where the fit interpolates.
     """
     n_eff = sum_weights - fit_intercept
     if n_eff <= 0:
@@ -418,7 +714,10 @@ def _evidence_of_spectrum(eigvals, d_sq, alphas, y_sq, sum_weights, fit_intercep
     # every candidate by its determinant alone, and the strongest penalty wins).
     floor = np.maximum(np.finfo(np.float64).eps * y_sq, np.finfo(np.float64).tiny)
     shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
-    penalised_rss = np.maximum(y_sq[None, :] - shrink @ d_sq, floor)
+    if t_sq is None:
+        penalised_rss = np.maximum(y_sq[None, :] - shrink @ d_sq, floor)
+    else:
+        penalised_rss = np.maximum((alphas[:, None] * shrink) @ t_sq, floor)
     log_det = np.log1p(eigvals[None, :] / alphas[:, None]).sum(axis=1)
     return -0.5 * (
         n_eff * (np.log(2 * np.pi * penalised_rss / n_eff) + 1.0) + log_det[:, None]

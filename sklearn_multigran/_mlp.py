@@ -50,7 +50,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches, shuffle
 from threadpoolctl import threadpool_limits
 
-from sklearn_multigran._linear import _chunk_rows, _standard_scale, weighted_means
+from sklearn_multigran._linear import (
+    _chunk_rows,
+    _standard_scale,
+    impute,
+    weighted_means,
+)
 from sklearn_multigran.utils._compat import Interval, StrOptions
 
 # --- activations, in place, as in sklearn.neural_network._base ----------------------
@@ -219,9 +224,7 @@ def stack_blocks(X, block_columns, free_columns, mean, center, scale):
     Xb : ndarray of shape (G, n_samples, p)
     Xf : ndarray of shape (n_samples, n_free)
     """
-    missing = np.isnan(X)
-    if missing.any():
-        X = np.where(missing, mean, X)
+    X = impute(X, mean)
     n_per_block = len(block_columns[0]) if block_columns else 0
     Xb = np.empty((len(block_columns), X.shape[0], n_per_block))
     for g, columns in enumerate(block_columns):
@@ -866,7 +869,8 @@ def _fit_adam(
 # --- what the estimators use --------------------------------------------------------
 
 
-#: The MLP parameters both estimators take, in sklearn's MLP vocabulary.
+#: The MLP parameters of both MLP estimators, in sklearn's MLP vocabulary. The linear
+#: classifier takes the L-BFGS ones (``max_iter``, ``tol``, ``verbose``) from here too.
 NETWORK_PARAMETER_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions({"relu", "tanh", "logistic", "identity"})],
@@ -882,42 +886,49 @@ NETWORK_PARAMETER_CONSTRAINTS = {
     "verbose": ["verbose"],
 }
 
+# What L-BFGS does not read; passed for a network without hidden layer, which starts
+# at zero (no random draw) and is convex, so L-BFGS on the full data is the solver.
+_LBFGS_FIXED = {
+    "hidden_layer_sizes": (),
+    "activation": "identity",
+    "solver": "lbfgs",
+    "learning_rate_init": 1e-3,
+    "batch_size": "auto",
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "n_iter_no_change": 10,
+    "random_state": None,
+}
 
-def network_params(estimator, *, linear):
-    """The keyword arguments of :func:`fit_network` from an estimator's parameters.
 
-    Refuses ``"auto"`` for ``sharing`` and ``alpha``, which only the closed-form
-    linear regressor can cross-validate cheaply; the caller adds ``loss``,
-    ``sharing``, ``alpha`` and ``stratify``.
+def network_params(estimator):
+    """The keyword arguments of :func:`fit_network` from an MLP estimator's parameters.
+
+    The caller adds ``loss``, ``sharing``, ``alpha`` and ``stratify``.
     """
-    name = type(estimator).__name__
-    for param in ("sharing", "alpha"):
-        if getattr(estimator, param) == "auto":
-            grid = [0.0, 0.5, 1.0] if param == "sharing" else [0.1, 1.0, 10.0]
-            raise ValueError(
-                f"{param}='auto' needs the closed form of "
-                "MultiGranularityRegressor(submodel='linear'); "
-                f"{name}(submodel={estimator.submodel!r}) has none. Pass a number, "
-                f"and tune it with GridSearchCV({name}(...), {{'{param}': {grid}}})."
-            )
-    hidden = ()
-    if not linear:
-        hidden = estimator.hidden_layer_sizes
-        hidden = (hidden,) if isinstance(hidden, Integral) else tuple(hidden)
-        if not hidden or not all(isinstance(h, Integral) and h > 0 for h in hidden):
-            raise ValueError(
-                f"hidden_layer_sizes={estimator.hidden_layer_sizes!r} must hold one or "
-                "more positive integers, e.g. (32,); for no hidden layer use "
-                "submodel='linear'."
-            )
-    params = {
-        name: getattr(estimator, name)
-        for name in NETWORK_PARAMETER_CONSTRAINTS
-        if name != "hidden_layer_sizes"
-    }
+    hidden = estimator.hidden_layer_sizes
+    hidden = (hidden,) if isinstance(hidden, Integral) else tuple(hidden)
+    if not hidden or not all(isinstance(h, Integral) and h > 0 for h in hidden):
+        raise ValueError(
+            f"hidden_layer_sizes={estimator.hidden_layer_sizes!r} must hold one or "
+            "more positive integers, e.g. (32,); for no hidden layer use the linear "
+            "estimator (MultiGranularityRegressor or MultiGranularityClassifier)."
+        )
+    params = {name: getattr(estimator, name) for name in NETWORK_PARAMETER_CONSTRAINTS}
     return {
         **params,
         "hidden_layer_sizes": hidden,
+        "fit_intercept": estimator.fit_intercept,
+    }
+
+
+def linear_network_params(estimator):
+    """:func:`fit_network`'s keyword arguments for a network without hidden layer."""
+    return {
+        **_LBFGS_FIXED,
+        "max_iter": estimator.max_iter,
+        "tol": estimator.tol,
+        "verbose": estimator.verbose,
         "fit_intercept": estimator.fit_intercept,
     }
 

@@ -3,6 +3,7 @@
 from sklearn.pipeline import Pipeline
 
 from sklearn_multigran._regressor import MultiGranularityRegressor
+from sklearn_multigran._transformer import GranularityTransformer
 
 
 def make_multigranularity_pipeline(
@@ -25,14 +26,12 @@ def make_multigranularity_pipeline(
         Passed to :class:`~sklearn.pipeline.Pipeline`.
 
     verbose : bool, default=False
-        Passed to :class:`~sklearn.pipeline.Pipeline` (timing of each step). The
-        regressor's own ``verbose`` (MLP losses) is set afterwards with
-        ``pipeline.set_params(model__verbose=1)``.
+        Passed to :class:`~sklearn.pipeline.Pipeline` (timing of each step).
 
     **params
         Keyword arguments of either step: those that are parameters of
-        :class:`~sklearn_multigran.MultiGranularityRegressor` (``submodel``,
-        ``sharing``, ``alpha``, ``blocks``, ``fit_intercept``, ...) go to the model,
+        :class:`~sklearn_multigran.MultiGranularityRegressor` (``sharing``,
+        ``alpha``, ``blocks``, ``criterion``, ...) go to the model,
         every other one to ``GranularityTransformer`` (``stats``, ``n_lags``,
         ``time_column``, ...).
 
@@ -41,6 +40,8 @@ def make_multigranularity_pipeline(
     pipeline : Pipeline
         ``Pipeline([("features", GranularityTransformer(...)),
         ("model", MultiGranularityRegressor(...))]).set_output(transform="pandas")``.
+        For MLP submodels, replace the step:
+        ``pipeline.set_params(model=MultiGranularityMLPRegressor(...))``.
 
     Examples
     --------
@@ -53,10 +54,6 @@ def make_multigranularity_pipeline(
     >>> pipe.get_params()["model__sharing"], pipe.get_params()["features__stats"]
     ('auto', ('mean',))
     """
-    # Imported here, not at module level, so that importing the package does not
-    # pull in the feature machinery (numba) for users who only want the model.
-    from sklearn_multigran._transformer import GranularityTransformer
-
     model_keys = set(MultiGranularityRegressor().get_params(deep=False))
     model_params = {k: v for k, v in params.items() if k in model_keys}
     feature_params = {k: v for k, v in params.items() if k not in model_keys}

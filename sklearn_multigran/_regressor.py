@@ -1,58 +1,89 @@
 """MultiGranularityRegressor: one submodel per granularity, sharing coefficients."""
 
-from numbers import Integral, Real
+import warnings
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.base import MultiOutputMixin, RegressorMixin
 
+from sklearn_multigran._base import (
+    BASE_PARAMETER_CONSTRAINTS,
+    _check_sample_weight,
+    _linear_predict,
+    _MultiGranularityBase,
+)
 from sklearn_multigran._blend import split_coefficients
-from sklearn_multigran._blocks import resolve_blocks
 from sklearn_multigran._linear import (
     ALPHA_GRID,
     SHARING_GRID,
     candidate_scores,
+    dual_candidate_scores,
+    dual_statistics,
     gram_statistics,
     reduce_target_rank,
     solve_blend,
+    solve_blend_dual,
 )
-from sklearn_multigran._mlp import (
-    NETWORK_PARAMETER_CONSTRAINTS,
-    fit_network,
-    network_attributes,
-    network_inputs,
-    network_params,
-    network_terms,
-    standardization,
+from sklearn_multigran.utils._compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_data,
 )
-from sklearn_multigran.utils._compat import Interval, StrOptions, validate_data
+
+# Scores within this relative distance of the best are ties: the criteria are
+# differences of sums (see _linear), exact to about this much, and where they are flat
+# the data do not prefer the weaker penalty, so it should not win by rounding.
+_TIE_RTOL = 1e-10
 
 
-def _check_sample_weight(sample_weight, n_samples):
-    # sklearn's own helper is private; this is the subset we need. Weights multiply
-    # rows by sqrt(w) in the Gram pass, hence non-negative.
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, Real):
-        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
-    sample_weight = check_array(
-        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
+def _use_dual(n_samples, n_features):
+    """Whether to solve in the n-dimensional dual: with fewer rows than columns.
+
+    Then the kernel ``n x n`` is smaller than the Gram matrix ``P x P``, and building
+    it costs ``n^2 P`` instead of ``n P^2``; both give the same fit to rounding.
+    """
+    return n_samples < n_features
+
+
+def _choose(best):
+    """``(i, j)`` of the highest score; ties to the largest ``j``, then ``i``.
+
+    Along the grids that is the strongest penalty, then the most sharing: the
+    simplest of the models the criterion cannot tell apart.
+    """
+    top = np.max(best)
+    tied = best >= top - _TIE_RTOL * max(abs(top), 1.0)
+    # the last tied entry in (alpha, sharing) order
+    j = np.flatnonzero(tied.any(axis=0))[-1]
+    i = np.flatnonzero(tied[:, j])[-1]
+    return i, j
+
+
+def _warn_grid_edge(j, alphas, sum_weights, criterion, n_samples, n_features):
+    side, beyond = ("smallest", "weaker") if j == 0 else ("largest", "stronger")
+    if j:
+        consequence = "The features may carry little signal; "
+    elif n_samples <= n_features:
+        consequence = "With no more rows than columns the fit may interpolate them; "
+    else:
+        consequence = "The fit is almost unpenalised; "
+    warnings.warn(
+        f"alpha='auto' chose alpha_={alphas[j]:.3g}, the {side} candidate "
+        f"(alpha / sum(sample_weight) = {alphas[j] / sum_weights:.3g}): "
+        f"criterion={criterion!r} is best on the edge of its grid, so a {beyond} "
+        "penalty might score better still, or the criterion is flat there. "
+        + consequence
+        + "check alpha_ against validation data, or pass a fixed alpha.",
+        UserWarning,
+        stacklevel=3,
     )
-    if sample_weight.shape != (n_samples,):
-        raise ValueError(
-            f"sample_weight.shape == {sample_weight.shape}, expected ({n_samples},)."
-        )
-    if (sample_weight < 0).any():
-        raise ValueError("sample_weight must be non-negative; got negative values.")
-    if not sample_weight.sum() > 0:
-        raise ValueError(
-            "sample_weight must contain at least one non-zero weight; all are zero."
-        )
-    return sample_weight
 
 
-class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
-    r"""Regression with one submodel per granularity and shared coefficients.
+class MultiGranularityRegressor(
+    MultiOutputMixin, RegressorMixin, _MultiGranularityBase
+):
+    r"""Linear regression with one submodel per granularity and shared coefficients.
 
     The input columns come in ``G`` blocks, one per granularity, each holding the
     same features (the same column, statistic and lag) at its own granularity, plus
@@ -76,14 +107,6 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
 
     Parameters
     ----------
-    submodel : {"linear", "mlp"}, default="linear"
-        The model family of each granularity's submodel. ``"linear"`` is the closed
-        form described above. ``"mlp"`` gives every block an MLP ``f_g`` with the
-        same architecture whose every weight and bias is blended the same way,
-        ``y_hat = sum_g f_g(X_g) + X_free B + b``, trained jointly by L-BFGS or Adam
-        on the squared error plus the same penalty (see :doc:`/mlp`). It takes the
-        MLP parameters below; ``"auto"`` is refused for it.
-
     sharing : float in [0, 1] or "auto", default=0.5
         Weight ``s`` of the shared coefficients. ``"auto"`` picks it by
         ``criterion`` among ``np.linspace(0, 1, 11)``.
@@ -138,7 +161,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         centred, and ``intercept_`` is 0.
 
     target_rank : int >= 1 or None, default=None
-        Linear only. With several targets (a forecast's horizons, say), constrain
+        With several targets (a forecast's horizons, say), constrain
         the coefficient matrix to this rank: every prediction is then the targets'
         mean plus a combination of ``target_rank`` fixed target profiles
         (``target_components_``), the reduced-rank ridge regression of Mukherjee
@@ -148,46 +171,6 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         ``sharing`` and ``alpha`` are chosen at full rank first. ``None``, or a
         rank of at least ``n_targets``, leaves the fit unconstrained. See
         :ref:`the user guide <multigranularity_regressor_target_rank>`.
-
-    hidden_layer_sizes : array-like of int, default=(32,)
-        Hidden layers of each block's MLP. MLP only, as are the parameters below.
-
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Activation of the hidden layers.
-
-    solver : {"lbfgs", "adam"}, default="lbfgs"
-        ``"lbfgs"`` (full batch) for small data, ``"adam"`` (minibatches) for large.
-
-    max_iter : int, default=200
-        L-BFGS iterations or Adam epochs; a ``ConvergenceWarning`` when reached.
-
-    tol : float, default=1e-4
-        L-BFGS's gradient tolerance; Adam's minimal improvement of the loss (or of
-        the validation R^2) over ``n_iter_no_change`` epochs.
-
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
-
-    batch_size : int or "auto", default="auto"
-        Adam's minibatch size, ``min(200, n_samples)`` for ``"auto"``; clipped to
-        ``n_samples``.
-
-    early_stopping : bool, default=False
-        Adam only: hold out ``validation_fraction`` of the data and stop when its
-        R^2 stops improving, keeping the best parameters.
-
-    validation_fraction : float in (0, 1), default=0.1
-        Share held out for early stopping.
-
-    n_iter_no_change : int, default=10
-        Adam epochs without improvement before stopping.
-
-    random_state : int, RandomState instance or None, default=None
-        Initial weights, early-stopping split and minibatch order; the same value
-        gives bit-identical fits.
-
-    verbose : int or bool, default=0
-        Print the loss after every iteration (epoch).
 
     Attributes
     ----------
@@ -218,13 +201,14 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
 
     log_evidence_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
         Log marginal likelihood (summed over targets) of every candidate pair; with
-        ``criterion="evidence"`` the highest wins, the first in grid order on ties.
+        ``criterion="evidence"`` the highest wins; on ties (equal to rounding),
+        the strongest penalty, then the most sharing.
         ``nan`` where it does not exist. Only set when ``sharing`` or ``alpha`` is
         ``"auto"``.
 
     gcv_scores_ : ndarray of shape (n_sharing_candidates, n_alpha_candidates)
         GCV score (mean over targets) of every candidate pair; with
-        ``criterion="gcv"`` the lowest wins, the first in grid order on ties.
+        ``criterion="gcv"`` the lowest wins, ties broken as for the evidence.
         ``inf`` where the pair has at least as many degrees of freedom as samples.
         Both score tables are computed whatever the criterion, so the two choices
         can be compared. Only set when ``sharing`` or ``alpha`` is ``"auto"``.
@@ -242,25 +226,8 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         of the penalised fitted values' cross-product. Only set when
         ``target_rank`` is not None.
 
-    shared_coefs_, own_coefs_, coefs_ : list of ndarray
-        MLP only: per layer, the shared weights ``(fan_in, fan_out)``, the own and
-        the blended weights of every block ``(n_nets, fan_in, fan_out)``, where
-        ``n_nets`` is ``n_blocks_``, or 1 (all columns) without blocks. ``free_coef_``
-        and ``intercept_`` are ``B`` and ``b``.
-
-    shared_intercepts_, own_intercepts_, intercepts_ : list of ndarray
-        MLP only: shared, own and blended biases of the hidden layers; the last
-        entry of ``intercepts_`` is the output bias ``b``.
-
     n_iter_ : int
-        Iterations (epochs) of the MLP's solver; 1 for the linear closed form.
-
-    loss_curve_, loss_, best_loss_ : list, float, float
-        MLP only: the objective after each iteration (epoch), the final and the
-        lowest objective.
-
-    validation_scores_, best_validation_score_ : list and float, or None
-        MLP only: validation R^2 per epoch with early stopping.
+        1: the closed form is one pass over the data.
 
     n_blocks_ : int
         Number of granularity blocks (0 when fewer than two were found).
@@ -292,6 +259,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
     See Also
     --------
     sklearn.linear_model.Ridge : The model when there is a single block.
+    MultiGranularityMLPRegressor : An MLP per granularity, blended the same way.
     make_multigranularity_pipeline : Features and this model in one pipeline.
 
     Notes
@@ -339,63 +307,29 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
     """
 
     _parameter_constraints: dict = {
-        "submodel": [StrOptions({"linear", "mlp"})],
-        "sharing": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
-        "alpha": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "blocks": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-            "array-like",
-        ],
-        "fit_intercept": ["boolean"],
+        **BASE_PARAMETER_CONSTRAINTS,
         "criterion": [StrOptions({"evidence", "gcv"})],
         "target_rank": [Interval(Integral, 1, None, closed="left"), None],
-        **NETWORK_PARAMETER_CONSTRAINTS,
     }
 
     def __init__(
         self,
-        submodel="linear",
-        *,
         sharing=0.5,
+        *,
         alpha=1.0,
         blocks="auto",
         fit_intercept=True,
         criterion="evidence",
         target_rank=None,
-        hidden_layer_sizes=(32,),
-        activation="relu",
-        solver="lbfgs",
-        max_iter=200,
-        tol=1e-4,
-        learning_rate_init=1e-3,
-        batch_size="auto",
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        random_state=None,
-        verbose=0,
     ):
-        self.submodel = submodel
         self.sharing = sharing
         self.alpha = alpha
         self.blocks = blocks
         self.fit_intercept = fit_intercept
         self.criterion = criterion
         self.target_rank = target_rank
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.max_iter = max_iter
-        self.tol = tol
-        self.learning_rate_init = learning_rate_init
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.random_state = random_state
-        self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the submodels.
 
@@ -417,7 +351,6 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         self : object
             Fitted estimator.
         """
-        self._validate_params()
         X, y = validate_data(
             self,
             X,
@@ -428,36 +361,55 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
             y_numeric=True,
         )
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        layout = resolve_blocks(
-            self.blocks, self.n_features_in_, getattr(self, "feature_names_in_", None)
-        )
+        layout = self._resolve_layout()
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
-
-        # Each submodel family sets the coefficient attributes for 2-D targets; the
-        # shapes of a 1-D target are restored below, once for all families.
-        fit_submodel = {"linear": self._fit_linear, "mlp": self._fit_mlp}[self.submodel]
-        fit_submodel(X, Y, sample_weight, layout)
-
-        self.n_blocks_ = layout.n_blocks
-        self.block_names_ = list(layout.block_names)
-        self.block_columns_ = list(layout.block_columns)
-        self.free_columns_ = layout.free_columns
+        self._fit_closed_form(X, Y, sample_weight, layout)
         if y.ndim == 1:
             self.intercept_ = float(self.intercept_[0])
             self.free_coef_ = self.free_coef_[0]
-            if self.submodel == "linear":
-                self.coef_ = self.coef_[0]
-                self.shared_coef_ = self.shared_coef_[0]
-                self.own_coef_ = self.own_coef_[0]
+            self.coef_ = self.coef_[0]
+            self.shared_coef_ = self.shared_coef_[0]
+            self.own_coef_ = self.own_coef_[0]
         return self
 
-    def _fit_linear(self, X, Y, sample_weight, layout):
-        stats = gram_statistics(X, Y, sample_weight, self.fit_intercept)
+    def _fit_closed_form(self, X, Y, sample_weight, layout):
         order = np.concatenate([*layout.block_columns, layout.free_columns])
-        gram = stats.gram[np.ix_(order, order)]
-        cross = stats.cross[order]
         n_blocks, n_per_block = layout.n_blocks, layout.n_per_block
+        if _use_dual(*X.shape):
+            stats = dual_statistics(
+                X, Y, sample_weight, self.fit_intercept, order, n_blocks, n_per_block
+            )
+            cross = stats.cross
+
+            def score(sharings, alphas):
+                return dual_candidate_scores(
+                    stats, self.fit_intercept, sharings, alphas
+                )
+
+            def solve(sharing, alpha):
+                return solve_blend_dual(stats, sharing, alpha, n_blocks, n_per_block)
+
+        else:
+            stats = gram_statistics(X, Y, sample_weight, self.fit_intercept)
+            gram = stats.gram[np.ix_(order, order)]
+            cross = stats.cross[order]
+
+            def score(sharings, alphas):
+                return candidate_scores(
+                    gram,
+                    cross,
+                    stats.y_sq,
+                    stats.sum_weights,
+                    self.fit_intercept,
+                    sharings,
+                    alphas,
+                    n_blocks,
+                    n_per_block,
+                )
+
+            def solve(sharing, alpha):
+                return solve_blend(gram, cross, sharing, alpha, n_blocks, n_per_block)
 
         sharing, alpha = self.sharing, self.alpha
         if sharing == "auto" or alpha == "auto":
@@ -472,21 +424,11 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                 alphas = ALPHA_GRID * stats.sum_weights
             else:
                 alphas = np.array([float(alpha)])
-            # Both criteria from the same Gram matrix: the chosen one decides,
+            # Both criteria from the same spectra: the chosen one decides,
             # the other is kept for comparison. Independent targets with a common
             # prior and their own noise variance: the joint log likelihood is the
             # sum over targets; GCV is averaged over them.
-            gcv, evidence = candidate_scores(
-                gram,
-                cross,
-                stats.y_sq,
-                stats.sum_weights,
-                self.fit_intercept,
-                sharings,
-                alphas,
-                n_blocks,
-                n_per_block,
-            )
+            gcv, evidence = score(sharings, alphas)
             all_scores = {"evidence": evidence.sum(axis=2), "gcv": gcv.mean(axis=2)}
             scores = all_scores[self.criterion]
             best = scores if self.criterion == "evidence" else -scores
@@ -503,9 +445,10 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                     f"{stats.sum_weights:g}). Pass fixed values of sharing and alpha, "
                     "or more samples; sample_weight counts as repeated rows."
                 )
-            # argmax returns the first best in grid order, as documented.
-            i, j = np.unravel_index(np.argmax(best), best.shape)
+            i, j = _choose(best)
             sharing, alpha = sharings[i], alphas[j]
+            if self.alpha == "auto" and len(alphas) > 1 and j in (0, len(alphas) - 1):
+                _warn_grid_edge(j, alphas, stats.sum_weights, self.criterion, *X.shape)
             self.log_evidence_ = all_scores["evidence"]
             self.gcv_scores_ = all_scores["gcv"]
             self.sharing_candidates_ = sharings
@@ -513,9 +456,7 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         self.sharing_ = float(sharing) if n_blocks else 0.0
         self.alpha_ = float(alpha)
 
-        gamma = solve_blend(
-            gram, cross, self.sharing_, self.alpha_, n_blocks, n_per_block
-        )
+        gamma = solve(self.sharing_, self.alpha_)
         if self.target_rank is not None:
             gamma, self.target_components_ = reduce_target_rank(
                 gamma, cross, self.sharing_, n_blocks, n_per_block, self.target_rank
@@ -540,67 +481,6 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         # parameter report their iterations.
         self.n_iter_ = 1
 
-    def _fit_mlp(self, X, Y, sample_weight, layout):
-        if self.target_rank is not None:
-            raise ValueError(
-                f"target_rank={self.target_rank!r} needs submodel='linear', whose "
-                "closed form the rank constraint projects; got submodel='mlp'. Pass "
-                "target_rank=None, or use the linear submodel."
-            )
-        params = network_params(self, linear=False)
-        self.sharing_ = float(self.sharing) if layout.n_blocks else 0.0
-        self.alpha_ = float(self.alpha)
-        self.mean_, self.scale_ = standardization(X, sample_weight)
-        Xb, Xf = self._network_inputs(X, layout.block_columns, layout.free_columns)
-        fit = fit_network(
-            Xb,
-            Xf,
-            Y,
-            sample_weight,
-            loss="squared_error",
-            sharing=self.sharing_,
-            alpha=self.alpha_,
-            **params,
-        )
-        for name, value in network_attributes(fit).items():
-            setattr(self, name, value)
-        self.intercept_ = self.intercepts_[-1]
-
-    def _network_inputs(self, X, block_columns, free_columns):
-        center = self.mean_ if self.fit_intercept else np.zeros_like(self.mean_)
-        return network_inputs(
-            X,
-            block_columns,
-            free_columns,
-            self.mean_,
-            center,
-            self.scale_,
-            one_block=True,
-        )
-
-    def _network_terms(self, X):
-        """``(G, n, k)`` block outputs and ``(n, k)`` free-column output of the MLP."""
-        Xb, Xf = self._network_inputs(X, self.block_columns_, self.free_columns_)
-        free_coef = np.atleast_2d(self.free_coef_)
-        block_raw, free_raw, _ = network_terms(
-            self.coefs_, self.intercepts_, free_coef, self.activation, Xb, Xf
-        )
-        return block_raw, free_raw
-
-    def _validated_imputed(self, X):
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan",
-            reset=False,
-        )
-        missing = np.isnan(X)
-        if missing.any():
-            X = np.where(missing, self.mean_, X)
-        return X
-
     def predict(self, X):
         """Predict with the fitted submodels.
 
@@ -613,19 +493,14 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
-        X = self._validated_imputed(X)
-        if self.submodel == "mlp":
-            block_raw, free_raw = self._network_terms(X)
-            y_pred = block_raw.sum(axis=0) + free_raw + self.intercept_
-            return y_pred[:, 0] if self.free_coef_.ndim == 1 else y_pred
-        return X @ self.coef_.T + self.intercept_
+        X = self._validate_predict_data(X)
+        return _linear_predict(X, self.coef_, self.intercept_, self.mean_)
 
     def predict_contributions(self, X):
         """Split each prediction into one term per granularity and one for the rest.
 
-        The term of block ``g`` is ``X_g @ coef_g`` in the input's units (the MLP's
-        ``f_g(X_g)``), the last term is that of the free columns (the MLP's
-        ``X_free B``; without blocks, its whole network), and
+        The term of block ``g`` is ``X_g @ coef_g`` in the input's units, the last
+        term is that of the free columns, and
         ``predict_contributions(X).sum(axis=-1) + intercept_ == predict(X)``.
 
         Parameters
@@ -639,21 +514,5 @@ class MultiGranularityRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator)
                 (n_samples, n_targets, n_blocks_ + 1)
             Columns in the order of ``block_names_``, then the free columns.
         """
-        X = self._validated_imputed(X)
-        if self.submodel == "mlp":
-            block_raw, free_raw = self._network_terms(X)
-            if not self.n_blocks_:  # the one network over all columns is "the rest"
-                block_raw, free_raw = block_raw[:0], free_raw + block_raw[0]
-            out = np.concatenate([block_raw, free_raw[None]]).transpose(1, 2, 0)
-            return out[:, 0, :] if self.free_coef_.ndim == 1 else out
-        coef = np.atleast_2d(self.coef_)
-        groups = [*self.block_columns_, self.free_columns_]
-        out = np.empty((X.shape[0], coef.shape[0], len(groups)))
-        for g, columns in enumerate(groups):
-            out[:, :, g] = X[:, columns] @ coef[:, columns].T
+        out = self._linear_contributions(X)
         return out[:, 0, :] if self.coef_.ndim == 1 else out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags

@@ -11,7 +11,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_multigran import MultiGranularityClassifier
+from sklearn_multigran import MultiGranularityClassifier, MultiGranularityMLPClassifier
 
 BLOCKS = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
 
@@ -136,10 +136,8 @@ def test_string_labels_and_output_shapes(rng):
 
 def test_binary_is_one_logit(rng):
     X, y = _data(rng, n_classes=2, labels=["no", "yes"])
-    for submodel in ["linear", "mlp"]:
-        clf = _fit_quiet(
-            MultiGranularityClassifier(submodel, blocks=BLOCKS, max_iter=30), X, y
-        )
+    for model in [MultiGranularityClassifier, MultiGranularityMLPClassifier]:
+        clf = _fit_quiet(model(blocks=BLOCKS, max_iter=30), X, y)
         decision = clf.decision_function(X)
         assert decision.shape == (150,)
         assert_allclose(clf.predict_proba(X)[:, 1], 1 / (1 + np.exp(-decision)))
@@ -149,10 +147,8 @@ def test_binary_is_one_logit(rng):
 def test_nan_is_imputed_with_the_training_mean(rng):
     X, y = _data(rng)
     X[::5, 4] = np.nan
-    for submodel in ["linear", "mlp"]:
-        clf = _fit_quiet(
-            MultiGranularityClassifier(submodel, blocks=BLOCKS, max_iter=20), X, y
-        )
+    for model in [MultiGranularityClassifier, MultiGranularityMLPClassifier]:
+        clf = _fit_quiet(model(blocks=BLOCKS, max_iter=20), X, y)
         filled = np.where(np.isnan(X), clf.mean_, X)
         assert_allclose(clf.decision_function(X), clf.decision_function(filled))
 
@@ -169,7 +165,7 @@ def test_one_block_mlp_is_mlpclassifier(rng, n_classes):
     X, y = _data(rng, n_classes=n_classes)
     params = dict(hidden_layer_sizes=(6,), alpha=0.1, max_iter=30, random_state=0)
     ref = make_pipeline(StandardScaler(), MLPClassifier(solver="lbfgs", **params))
-    clf = MultiGranularityClassifier("mlp", **params)
+    clf = MultiGranularityMLPClassifier(**params)
     _fit_quiet(ref, X, y)
     _fit_quiet(clf, X, y)
     assert_allclose(clf.loss_, ref[-1].loss_, rtol=1e-8)
@@ -179,7 +175,7 @@ def test_one_block_mlp_is_mlpclassifier(rng, n_classes):
 def test_mlp_full_sharing_gives_identical_weights_in_every_block(rng):
     X, y = _data(rng)
     clf = _fit_quiet(
-        MultiGranularityClassifier("mlp", blocks=BLOCKS, sharing=1.0, max_iter=20),
+        MultiGranularityMLPClassifier(blocks=BLOCKS, sharing=1.0, max_iter=20),
         X,
         y,
     )
@@ -191,7 +187,7 @@ def test_mlp_full_sharing_gives_identical_weights_in_every_block(rng):
 def test_mlp_no_sharing_has_no_shared_part(rng):
     X, y = _data(rng)
     clf = _fit_quiet(
-        MultiGranularityClassifier("mlp", blocks=BLOCKS, sharing=0.0, max_iter=20),
+        MultiGranularityMLPClassifier(blocks=BLOCKS, sharing=0.0, max_iter=20),
         X,
         y,
     )
@@ -202,8 +198,7 @@ def test_mlp_no_sharing_has_no_shared_part(rng):
 
 def test_mlp_adam_early_stopping_on_validation_accuracy(rng):
     X, y = _data(rng, n=400)
-    clf = MultiGranularityClassifier(
-        "mlp",
+    clf = MultiGranularityMLPClassifier(
         blocks=BLOCKS,
         solver="adam",
         early_stopping=True,
@@ -222,8 +217,8 @@ def test_mlp_adam_early_stopping_on_validation_accuracy(rng):
 def test_same_random_state_gives_bit_identical_fits(rng):
     X, y = _data(rng)
     params = dict(blocks=BLOCKS, solver="adam", max_iter=3, random_state=7)
-    a = _fit_quiet(MultiGranularityClassifier("mlp", **params), X, y)
-    b = _fit_quiet(MultiGranularityClassifier("mlp", **params), X, y)
+    a = _fit_quiet(MultiGranularityMLPClassifier(**params), X, y)
+    b = _fit_quiet(MultiGranularityMLPClassifier(**params), X, y)
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
@@ -231,20 +226,44 @@ def test_same_random_state_gives_bit_identical_fits(rng):
 
 
 @pytest.mark.parametrize(
-    ("params", "match"),
+    ("model", "params", "match"),
     [
-        (dict(sharing="auto"), r"sharing='auto' needs the closed form.*GridSearchCV"),
-        (dict(alpha="auto"), r"alpha='auto' needs the closed form.*GridSearchCV"),
         (
-            dict(submodel="mlp", hidden_layer_sizes=[]),
+            MultiGranularityClassifier,
+            dict(sharing="auto"),
+            r"sharing='auto' needs the closed form.*GridSearchCV",
+        ),
+        (
+            MultiGranularityClassifier,
+            dict(alpha="auto"),
+            r"alpha='auto' needs the closed form.*GridSearchCV",
+        ),
+        (
+            MultiGranularityMLPClassifier,
+            dict(sharing="auto"),
+            r"sharing='auto' needs the closed form.*GridSearchCV",
+        ),
+        (
+            MultiGranularityMLPClassifier,
+            dict(hidden_layer_sizes=[]),
             r"hidden_layer_sizes=\[\] must hold one or more positive integers",
         ),
     ],
 )
-def test_parameter_errors(params, match, rng):
+def test_parameter_errors(model, params, match, rng):
     X, y = _data(rng, n=30)
     with pytest.raises(ValueError, match=match):
-        MultiGranularityClassifier(**params).fit(X, y)
+        model(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["hidden_layer_sizes", "activation", "solver", "batch_size", "random_state"],
+)
+def test_linear_classifier_takes_no_network_parameter(name):
+    # L-BFGS from zero on a convex loss: the MLP's and Adam's knobs would be ignored.
+    assert name not in MultiGranularityClassifier().get_params()
+    assert name in MultiGranularityMLPClassifier().get_params()
 
 
 def test_one_class_is_refused(rng):

@@ -85,6 +85,29 @@ def test_gram_statistics_chunking_does_not_change_results(monkeypatch, rng):
         assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_threaded_passes_are_bit_identical_to_one_thread(monkeypatch, n_threads, rng):
+    # Small chunks and tasks so that 50 rows make 13 tasks; the threads' partial sums
+    # are merged in row order, so the result cannot depend on the threads.
+    X, Y = _problem(rng, n=50, n_targets=2)
+    X[rng.uniform(size=X.shape) < 0.05] = np.nan
+    w = rng.uniform(0.5, 2.0, len(X))
+    monkeypatch.setattr(_linear, "_CHUNK_BYTES", 8 * 2 * (X.shape[1] + 2))
+    monkeypatch.setattr(_linear, "_CHUNKS_PER_TASK", 2)
+    monkeypatch.setattr(_linear, "_blas_threads", lambda: 1)
+    serial = gram_statistics(X, Y, w, True)
+    calls = []
+    monkeypatch.setattr(_linear, "_blas_threads", lambda: calls.append(1) or n_threads)
+    threaded = gram_statistics(X, Y, w, True)
+    assert calls  # the pool was used
+    for a, b in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # and both are the StandardScaler reference
+    scaler = StandardScaler().fit(X, sample_weight=w)
+    Z = np.nan_to_num(scaler.transform(X), nan=0.0)
+    assert_allclose(threaded.gram, Z.T @ (w[:, None] * Z), rtol=1e-10, atol=1e-10)
+
+
 def test_gram_statistics_survive_a_large_offset(rng):
     # X^T X - n mean mean^T would lose all digits here (mean/std = 1e8).
     X, Y = _problem(rng)

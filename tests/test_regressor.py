@@ -1,3 +1,4 @@
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 import sklearn_multigran
-from sklearn_multigran import MultiGranularityRegressor
+from sklearn_multigran import (
+    MultiGranularityMLPRegressor,
+    MultiGranularityRegressor,
+    _regressor,
+)
 from sklearn_multigran.datasets import make_multigranularity_regression
 
 TOL = {"rtol": 1e-8, "atol": 1e-8}
@@ -307,6 +312,25 @@ def test_nan_is_imputed_with_the_standardised_training_mean(rng):
     assert_allclose(reg.mean_, np.nanmean(X, axis=0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_predict_imputes_only_where_nan_is(dtype, n_targets, rng):
+    # predict multiplies X as it is and redoes only the rows that hold a NaN: the
+    # result must be the dense formula on the imputed X, row by row, with NaN in
+    # some rows only, in every column, or nowhere.
+    X, Y = _problem(rng, q=0, n_targets=None if n_targets == 1 else n_targets)
+    reg = MultiGranularityRegressor(blocks=3).fit(X, Y)
+    for pattern in ["none", "some rows", "all rows"]:
+        X_test = X[:30].astype(dtype)
+        if pattern == "some rows":
+            X_test[[2, 7, 8], rng.integers(0, X.shape[1], 3)] = np.nan
+        elif pattern == "all rows":
+            X_test[:, 4] = np.nan
+        filled = np.where(np.isnan(X_test), reg.mean_, X_test.astype(np.float64))
+        expected = filled @ reg.coef_.T + reg.intercept_
+        assert_allclose(reg.predict(X_test), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_fewer_than_two_blocks_is_standard_scaler_then_ridge(rng):
     X, y = _problem(rng)
     ref = make_pipeline(StandardScaler(), Ridge(alpha=0.7)).fit(X, y)
@@ -388,7 +412,6 @@ def test_block_errors(params, n_features, match, rng):
         ({"sharing": 1.5}, "'sharing' parameter"),
         ({"sharing": "shared"}, "'sharing' parameter"),
         ({"alpha": 0.0}, "'alpha' parameter"),
-        ({"submodel": "tree"}, "'submodel' parameter"),
         ({"blocks": "granularity"}, "'blocks' parameter"),
         ({"blocks": 0}, "'blocks' parameter"),
         ({"criterion": "loo"}, "'criterion' parameter"),
@@ -536,10 +559,19 @@ def test_target_rank_with_one_target_changes_nothing(rng):
     assert_allclose(np.abs(reg.target_components_), [[1.0]])
 
 
-def test_target_rank_is_refused_for_the_mlp(rng):
-    X = rng.standard_normal((20, 4))
-    with pytest.raises(ValueError, match="target_rank=2 needs submodel='linear'"):
-        MultiGranularityRegressor(submodel="mlp", target_rank=2).fit(X, X[:, :3])
+@pytest.mark.parametrize(
+    "name",
+    ["hidden_layer_sizes", "solver", "batch_size", "max_iter", "random_state"],
+)
+def test_linear_regressor_takes_no_network_parameter(name):
+    # Closed form: an MLP parameter here would be silently ignored.
+    assert name not in MultiGranularityRegressor().get_params()
+    assert name in MultiGranularityMLPRegressor().get_params()
+
+
+@pytest.mark.parametrize("name", ["criterion", "target_rank"])
+def test_mlp_regressor_takes_no_closed_form_parameter(name):
+    assert name not in MultiGranularityMLPRegressor().get_params()
 
 
 # --- recovery of partly shared coefficients ------------------------------------------
@@ -608,3 +640,155 @@ def test_pipeline_routes_parameters_and_finds_the_blocks():
     assert model.block_names_ == ["1h", "1D"]
     assert model.n_blocks_ == 2
     assert np.isfinite(pipe.predict(frame)).all()
+
+
+# --- choosing on a flat criterion ----------------------------------------------------
+
+
+def test_alpha_on_the_edge_of_its_grid_warns():
+    # n=3 rows, 6 features: the evidence rises towards the weakest penalty, whose fit
+    # interpolates the training rows; the choice sits on the grid's floor.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 6))
+    y = X[:, 0] + 0.1 * rng.standard_normal(3)
+    with pytest.warns(UserWarning, match=r"alpha_=3e-06, the smallest.*interpolate"):
+        reg = MultiGranularityRegressor(alpha="auto", blocks=3).fit(X, y)
+    assert reg.alpha_ == reg.alpha_candidates_[0] == 3e-6
+
+
+@pytest.mark.parametrize("criterion", ["evidence", "gcv"])
+def test_exact_ties_go_to_the_strongest_penalty_and_the_most_sharing(criterion, rng):
+    # Constant features: every candidate fits the same constant, so both criteria
+    # are flat over the whole grid; the simplest model must win, not the first.
+    X = np.full((20, 6), 2.0)
+    y = rng.standard_normal(20)
+    with pytest.warns(UserWarning, match="the largest candidate"):
+        reg = MultiGranularityRegressor(
+            "auto", alpha="auto", blocks=3, criterion=criterion
+        ).fit(X, y)
+    assert reg.alpha_ == 20 * 100.0  # sum of weights x the grid's top
+    assert reg.sharing_ == 1.0
+    assert_allclose(reg.predict(X), np.full(20, y.mean()))
+
+
+def test_no_edge_warning_inside_the_grid(rng):
+    X, y = _problem(rng, n=200, q=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = MultiGranularityRegressor(alpha="auto", blocks=3).fit(X, y)
+    assert reg.alpha_candidates_[0] < reg.alpha_ < reg.alpha_candidates_[-1]
+
+
+# --- fewer samples than features: the dual --------------------------------------------
+
+
+def _primal(monkeypatch):
+    monkeypatch.setattr(_regressor, "_use_dual", lambda n_samples, n_features: False)
+
+
+def _dual_problem(rng, fit_intercept, weighted, with_nan):
+    # 15 rows, 3 blocks of 8 and 2 free columns: P = 26 > n, so the fit goes through
+    # the 15 x 15 kernel, not the 26 x 26 Gram matrix of the primal.
+    X, Y = _problem(rng, n=15, G=3, p=8, q=2, n_targets=2)
+    if with_nan:
+        X[rng.uniform(size=X.shape) < 0.05] = np.nan
+    w = rng.uniform(0.5, 2.0, len(X)) if weighted else np.ones(len(X))
+    return X, Y, w
+
+
+def _augmented_scores(X, Y, w, fit_intercept, sharing, alphas):
+    """GCV and log evidence from the SVD of the augmented design, built explicitly.
+
+    The SVD keeps every digit where the fit interpolates (an inverse of the kernel
+    would not): with ``A = U S V^T`` and ``t = (U^T y)^2``, ``Q = sum t alpha / (s^2 +
+    alpha)`` and ``RSS = sum t alpha^2 / (s^2 + alpha)^2``.
+    """
+    scaler = StandardScaler().fit(X, sample_weight=w)
+    mean, scale = scaler.mean_, scaler.scale_
+    filled = np.where(np.isnan(X), mean, X)
+    Z = (filled - mean) / scale if fit_intercept else filled / scale
+    A = augmented(Z, sharing, 3, 8)
+    y = Y - np.average(Y, axis=0, weights=w) if fit_intercept else Y
+    A, y = np.sqrt(w)[:, None] * A, np.sqrt(w)[:, None] * y
+    N, n_eff = w.sum(), w.sum() - fit_intercept
+    U, singular, _ = np.linalg.svd(A)  # n < P: U is a full basis, n values
+    lam, t = singular**2, (U.T @ y) ** 2
+    gcv, evidence = [], []
+    for alpha in alphas:
+        q = (alpha / (lam + alpha)) @ t
+        rss = (alpha / (lam + alpha)) ** 2 @ t
+        df = np.sum(lam / (lam + alpha)) + fit_intercept
+        log_det = np.sum(np.log1p(lam / alpha))
+        gcv.append(np.mean(rss / N / (1 - df / N) ** 2) if df < N else np.inf)
+        evidence.append(
+            np.sum(-0.5 * (n_eff * (np.log(2 * np.pi * q / n_eff) + 1) + log_det))
+        )
+    return np.array(gcv), np.array(evidence)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("with_nan", [False, True])
+@pytest.mark.parametrize(
+    "params", [dict(sharing=0.3, alpha=2.0), dict(sharing=1.0, alpha=0.05)]
+)
+def test_dual_fit_equals_the_primal(
+    monkeypatch, fit_intercept, weighted, with_nan, params, rng
+):
+    X, Y, w = _dual_problem(rng, fit_intercept, weighted, with_nan)
+    model = MultiGranularityRegressor(
+        blocks=_blocks(3, 8), fit_intercept=fit_intercept, target_rank=1, **params
+    )
+    dual = clone(model).fit(X, Y, sample_weight=w)
+    _primal(monkeypatch)
+    primal = clone(model).fit(X, Y, sample_weight=w)
+    tol = dict(rtol=1e-8, atol=1e-10)
+    for name in ["coef_", "intercept_", "shared_coef_", "own_coef_", "free_coef_"]:
+        assert_allclose(getattr(dual, name), getattr(primal, name), **tol)
+    assert_allclose(dual.mean_, primal.mean_, rtol=1e-12)
+    assert_allclose(dual.scale_, primal.scale_, rtol=1e-12)
+    assert_allclose(
+        np.abs(dual.target_components_), np.abs(primal.target_components_), **tol
+    )
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_dual_scores_equal_the_augmented_ridge(
+    monkeypatch, fit_intercept, weighted, with_nan, rng
+):
+    X, Y, w = _dual_problem(rng, fit_intercept, weighted, with_nan)
+    model = MultiGranularityRegressor(
+        "auto", alpha="auto", blocks=_blocks(3, 8), fit_intercept=fit_intercept
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a choice on the grid's edge
+        dual = clone(model).fit(X, Y, sample_weight=w)
+        _primal(monkeypatch)
+        primal = clone(model).fit(X, Y, sample_weight=w)
+    alphas = dual.alpha_candidates_
+    for i in [0, 4, 10]:
+        gcv, evidence = _augmented_scores(
+            X, Y, w, fit_intercept, dual.sharing_candidates_[i], alphas
+        )
+        assert_allclose(dual.gcv_scores_[i], gcv, rtol=1e-8)
+        assert_allclose(dual.log_evidence_[i], evidence, rtol=1e-9)
+    # The primal's scores subtract from the total sum of squares and lose digits
+    # where the fit (almost) interpolates, at the weak end of the grid; elsewhere
+    # the two agree.
+    strong = alphas >= 1e-2 * w.sum()
+    assert_allclose(
+        dual.log_evidence_[:, strong], primal.log_evidence_[:, strong], rtol=1e-8
+    )
+    assert_allclose(
+        dual.gcv_scores_[:, strong], primal.gcv_scores_[:, strong], rtol=1e-8
+    )
+
+
+def test_dual_without_blocks_is_standard_scaler_then_ridge(rng):
+    X, y = _problem(rng, n=20, G=10, p=4, q=0)
+    ref = make_pipeline(StandardScaler(), Ridge(alpha=0.7)).fit(X, y)
+    reg = MultiGranularityRegressor(alpha=0.7).fit(X, y)
+    assert_allclose(reg.predict(X), ref.predict(X), **TOL)
+    assert_allclose(reg.coef_, ref[-1].coef_ / ref[0].scale_, **TOL)

@@ -1,4 +1,4 @@
-"""MultiGranularityRegressor(submodel="mlp"): the blended networks behind the estimator.
+"""MultiGranularityMLPRegressor: the blended networks behind the estimator.
 
 The solver's maths is tested in tests/test_mlp.py; here, the estimator's handling of
 blocks, scaling, shapes and parameters, and its equivalences with scikit-learn.
@@ -14,40 +14,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_multigran import MultiGranularityRegressor
+from sklearn_multigran import MultiGranularityMLPRegressor
 from sklearn_multigran.datasets import make_multigranularity_regression
-
-# Small max_iter keeps the estimator checks fast; L-BFGS then stops on the cap and
-# rightly warns. Only that warning is let through.
-no_convergence_warning = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning"
-)
 
 
 def _mlp(**params):
     defaults = dict(hidden_layer_sizes=(8,), max_iter=50, random_state=0)
-    return MultiGranularityRegressor("mlp", **{**defaults, **params})
-
-
-@no_convergence_warning
-@parametrize_with_checks(
-    [
-        _mlp(),
-        # Full-batch Adam: with minibatches, weights cannot equal repeated rows,
-        # which check_sample_weight_equivalence_on_dense_data asks for.
-        _mlp(
-            solver="adam",
-            batch_size=1000,
-            learning_rate_init=0.05,
-            sharing=0.2,
-            fit_intercept=False,
-        ),
-    ]
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    return MultiGranularityMLPRegressor(**{**defaults, **params})
 
 
 def _data(rng, n=120, n_blocks=3, p=3, n_free=1):
