@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_multigran._granularity import parse_granularities
 from sklearn_multigran.utils._compat import (
     Interval,
+    _fit_context,
     check_feature_names,
     check_n_features,
     validate_data,
@@ -127,6 +128,7 @@ class CalendarFeatures(TransformerMixin, BaseEstimator):
         self.time_column = time_column
         self.tz = tz
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the parameters and find the time source of ``X``.
 
@@ -144,7 +146,6 @@ class CalendarFeatures(TransformerMixin, BaseEstimator):
         self : object
             Fitted transformer.
         """
-        self._validate_params()
         periods = parse_granularities(self.periods, param="periods")
         n_terms = self._check_n_terms(periods)
         indicators = self._check_indicators()

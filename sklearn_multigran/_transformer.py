@@ -19,6 +19,7 @@ from sklearn_multigran._kernels._rolling import STAT_CODES
 from sklearn_multigran.utils._compat import (
     Interval,
     StrOptions,
+    _fit_context,
     check_feature_names,
     check_feature_names_in,
     check_n_features,
@@ -189,6 +190,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         self.fill_value = fill_value
         self.ddof = ddof
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the input and keep the tail of every series for ``transform``.
 
@@ -208,6 +210,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         self._fit(X)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit to ``X`` and return its window statistics, reading ``X`` once.
 
@@ -228,8 +231,11 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         return self._window_statistics(values, times, order, group_starts, None)
 
     def _fit(self, X):
-        """Validate parameters and ``X``, keep the history; return sorted-row info."""
-        self._validate_params()
+        """Validate ``X``, keep the history; return sorted-row info.
+
+        The parameters were validated by ``_fit_context`` on ``fit`` or
+        ``fit_transform``.
+        """
         granularities = parse_granularities(self.granularities)
         self._check_stats()
         if self.time_column is not None and self.time_column == self.group_column:

@@ -76,7 +76,14 @@ INSTANCES = {
     ],
     "MultiGranularityClassifier": lambda cls: [cls()],
     "MultiGranularityMLPClassifier": lambda cls: [cls(**_mlp)],
+    # numeric times, each column its own: the checks' arrays are such times
+    "CalendarFeatures": lambda cls: [cls(periods=(24, 7), n_terms=2)],
 }
+
+# Forecasters take a time-indexed series in fit and return a long frame of
+# forecasts from predict: not the (X, y) -> array contract the checks test. They get
+# the checks of the parameter API only, in test_forecasters_follow_the_parameter_api.
+FORECASTERS = {"NaiveForecaster", "WindowRidgeForecaster"}
 
 # Row order is the time axis: reordering rows, or transforming a subset, changes
 # which past a row sees, so these two checks cannot hold for a window transformer.
@@ -100,7 +107,27 @@ def _instances():
 
 
 def test_every_estimator_has_instances():
-    assert set(ESTIMATORS) == set(INSTANCES)
+    assert set(ESTIMATORS) == set(INSTANCES) | FORECASTERS
+
+
+@pytest.mark.parametrize("name", sorted(FORECASTERS))
+def test_forecasters_follow_the_parameter_api(name):
+    from sklearn.utils.estimator_checks import (
+        check_get_params_invariance,
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+        check_set_params,
+    )
+
+    estimator = ESTIMATORS[name](horizon=3)
+    for check in (
+        check_parameters_default_constructible,
+        check_get_params_invariance,
+        check_set_params,
+        check_no_attributes_set_in_init,
+    ):
+        check(name, estimator)
+    assert sklearn.base.clone(estimator).get_params() == estimator.get_params()
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -52,12 +52,10 @@ from abc import abstractmethod
 
 import numpy as np
 import pandas as pd
-
-# TODO: utils._compat (import _fit_context through it once it exports it)
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_multigran.utils._compat import Interval, StrOptions
+from sklearn_multigran.utils._compat import Interval, StrOptions, _fit_context
 from sklearn_multigran.utils._time import (
     as_pandas,
     as_times,

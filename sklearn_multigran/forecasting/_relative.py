@@ -10,14 +10,16 @@ import numbers
 
 import numpy as np
 import pandas as pd
-
-# TODO: utils._compat (import both through it once it exports them)
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_multigran.utils._compat import StrOptions, validate_data
+from sklearn_multigran.utils._compat import (
+    HasMethods,
+    StrOptions,
+    _fit_context,
+    validate_data,
+)
 
 __all__ = ["LastValueRelative"]
 
