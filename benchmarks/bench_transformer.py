@@ -86,13 +86,13 @@ def warm_rows():
     """Rows to warm up on: enough to take the code path of the timed call.
 
     With two threads the kernels split only inputs of at least two chunks of
-    ``_MIN_ROWS_PER_THREAD`` rows; a smaller warm-up would leave the threaded
+    ``_MIN_ROWS_PER_CHUNK`` rows; a smaller warm-up would leave the threaded
     kernel (its cache load and numba's thread pool) to the timed call. Imported
     here, not at the top: the children time the package's own import.
     """
-    from sklearn_multigran._kernels._dispatch import _MIN_ROWS_PER_THREAD
+    from sklearn_multigran._kernels._dispatch import _MIN_ROWS_PER_CHUNK
 
-    return 2 * _MIN_ROWS_PER_THREAD
+    return 2 * _MIN_ROWS_PER_CHUNK
 
 
 # Rolling variance by running updates (ours, pandas) drifts with the distance of

@@ -76,14 +76,14 @@ def test_kernel_matches_naive_loop(
     )
     expected = naive_window_statistics(values, times, group_starts, windows, **params)
     # tiny chunks, so the threaded path cuts through groups and windows
-    old = _dispatch._MIN_ROWS_PER_THREAD
-    _dispatch._MIN_ROWS_PER_THREAD = 1
+    old = _dispatch._MIN_ROWS_PER_CHUNK
+    _dispatch._MIN_ROWS_PER_CHUNK = 1
     try:
         got = window_statistics(
             values, times, group_starts, windows, n_threads=n_threads, **params
         )
     finally:
-        _dispatch._MIN_ROWS_PER_THREAD = old
+        _dispatch._MIN_ROWS_PER_CHUNK = old
     # a running variance carries rounding of the values it has seen, so its error
     # scales with the data's square, not with the (possibly tiny) window variance
     scale = np.nanmax(np.abs(values), initial=1.0)
