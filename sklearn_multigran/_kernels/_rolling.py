@@ -63,9 +63,8 @@ which keeps numpy's array functions out of what numba compiles.
 import math
 
 import numpy as np
-from numba import njit
 
-from sklearn_multigran._config import NUMBA_CACHE
+from sklearn_multigran._kernels._cache import kernel
 
 STAT_CODES = {
     "mean": 0,
@@ -85,7 +84,7 @@ SQUARE_STATS = frozenset({"std", "var"})
 EXTREME_STATS = frozenset({"min", "max"})
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def _two_sum(total, compensation, x):
     """Add ``x`` to a compensated sum with Knuth's branch-free TwoSum.
 
@@ -98,7 +97,7 @@ def _two_sum(total, compensation, x):
     return t, compensation
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def search_right(a, lo, hi, value):
     """The first ``k`` in ``[lo, hi)`` with ``a[k] > value``, or ``hi``.
 
@@ -120,7 +119,7 @@ def search_right(a, lo, hi, value):
 _BOUND_RUN = 256
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def max_window_rows(
     times, group_starts, is_time, sizes, n_lags, closed_both_extra, row_lo, row_hi
 ):
@@ -192,7 +191,7 @@ def sweep_variant(stats):
     )
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def _squared_deviations(count, total, squares, reciprocals):
     """Mean and sum of squared deviations of ``count`` values from their sums.
 
@@ -211,7 +210,7 @@ def _squared_deviations(count, total, squares, reciprocals):
 BLOCK_ROWS = 2048
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def window_sweeps(
     columns,
     times,
