@@ -258,6 +258,31 @@ def test_variance_never_negative_and_zero_on_constant(rng):
     assert (got[29:][constant] == 0).all()
 
 
+@pytest.mark.parametrize(
+    "stats",
+    [["mean", "var", "sum"], ["mean", "var", "min", "max"], ["mean"], ["var"]],
+)
+def test_equal_values_give_exactly_their_value_and_no_spread(rng, stats):
+    """Whether or not the sweep keeps the extremes (which set this outright), a
+    window of equal values has exactly that mean and zero variance: both parts'
+    shifts are values of the window, so the shifted sums are exact zeros."""
+    levels = rng.normal(size=40) * 10.0 ** rng.integers(-300, 300, 40)
+    values = np.repeat(levels, 37)
+    values[rng.random(values.size) < 0.2] = np.nan
+    got = _row_window_of_one_series(values, 9, stats, ddof=0)
+    windows = np.lib.stride_tricks.sliding_window_view(values, 9)
+    constant = np.array([len(set(w[~np.isnan(w)])) == 1 for w in windows], dtype=bool)
+    level = np.array(
+        [w[~np.isnan(w)][0] if c else 0 for w, c in zip(windows, constant, strict=True)]
+    )
+    if "mean" in stats:
+        np.testing.assert_array_equal(
+            got[8:, stats.index("mean")][constant], level[constant]
+        )
+    if "var" in stats:
+        np.testing.assert_array_equal(got[8:, stats.index("var")][constant], 0.0)
+
+
 def test_single_value_std_is_exactly_zero():
     values = np.array([[np.nan], [3.3], [np.nan], [1e300]])
     got = _row_window_of_one_series(values, 2, ["std", "mean", "count"], ddof=0)
