@@ -84,7 +84,7 @@ SQUARE_STATS = frozenset({"std", "var"})
 EXTREME_STATS = frozenset({"min", "max"})
 
 
-@kernel(nogil=True)
+@kernel(nogil=True, inline="always")
 def _two_sum(total, compensation, x):
     """Add ``x`` to a compensated sum with Knuth's branch-free TwoSum.
 
@@ -191,7 +191,7 @@ def sweep_variant(stats):
     )
 
 
-@kernel(nogil=True)
+@kernel(nogil=True, inline="always")
 def _squared_deviations(count, total, squares, reciprocals):
     """Mean and sum of squared deviations of ``count`` values from their sums.
 
