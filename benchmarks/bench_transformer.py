@@ -86,13 +86,13 @@ def warm_rows():
     """Rows to warm up on: enough to take the code path of the timed call.
 
     With two threads the kernels split only inputs of at least two chunks of
-    ``_MIN_ROWS_PER_THREAD`` rows; a smaller warm-up would leave the threaded
+    ``_MIN_ROWS_PER_CHUNK`` rows; a smaller warm-up would leave the threaded
     kernel (its cache load and numba's thread pool) to the timed call. Imported
     here, not at the top: the children time the package's own import.
     """
-    from sklearn_multigran._kernels._dispatch import _MIN_ROWS_PER_THREAD
+    from sklearn_multigran._kernels._dispatch import _MIN_ROWS_PER_CHUNK
 
-    return 2 * _MIN_ROWS_PER_THREAD
+    return 2 * _MIN_ROWS_PER_CHUNK
 
 
 # Rolling variance by running updates (ours, pandas) drifts with the distance of
@@ -389,6 +389,132 @@ SETUPS = {
 }
 
 
+# mean + std against numbagg: row windows on the single series, one thread each
+MEANSTD_TOOLS = {
+    "ours_mean_std": "ours: `window_statistics`, mean + std",
+    "numbagg": "numbagg `move_mean` + `move_std`",
+    "ours_mean": "ours: `window_statistics`, mean alone",
+    "ours_4": "ours: `window_statistics`, mean, std, min, max",
+}
+MEANSTD_TARGET = 1.5  # ours at least 1.5x faster than numbagg in user time
+
+
+def setup_meanstd(tool, data):
+    x = data["x"]
+    n = len(x)
+    if tool == "numbagg":
+        import numbagg
+
+        def run():
+            return [
+                move(x, window=size, min_count=1)
+                for size in ROW_WINDOWS
+                for move in (numbagg.move_mean, numbagg.move_std)
+            ]
+
+        return run
+    from sklearn_multigran._kernels._dispatch import window_statistics
+
+    stats = {
+        "ours_mean_std": ["mean", "std"],
+        "ours_mean": ["mean"],
+        "ours_4": list(STATS),
+    }[tool]
+    values = x[:, None]
+    rows = np.arange(n, dtype=np.int64)
+    return lambda: window_statistics(
+        values,
+        rows,
+        np.array([0, n], dtype=np.int64),
+        [("rows", size) for size in ROW_WINDOWS],
+        n_lags=1,
+        closed="right",
+        stats=stats,
+        min_periods=1,
+        ddof=DDOF,
+        fill_value=np.nan,
+        out_rows=None,
+        n_out=n,
+        n_threads=1,
+    )
+
+
+def child_meanstd(tool, data_dir):
+    setup_meanstd(tool, load_data("single", data_dir, warm_rows()))()
+    run = setup_meanstd(tool, load_data("single", data_dir))
+    touch_memory(TOUCH_BYTES)
+    _, figures = _harness.measure(run)
+    return figures
+
+
+def measure_meanstd(data_dir, repeats, cache_dir):
+    results = {tool: [] for tool in MEANSTD_TOOLS}
+    env = {**ENV_1_THREAD, "NUMBA_NUM_THREADS": "1", "NUMBA_CACHE_DIR": cache_dir}
+    for r in range(repeats):
+        for tool in MEANSTD_TOOLS:
+            figures = _harness.run_child_undisturbed(
+                SCRIPT,
+                "meanstd",
+                {"tool": tool, "data_dir": str(data_dir)},
+                env=env,
+                timeout=3600,
+                max_share=MAX_STEAL_SHARE,
+            )
+            results[tool].append(figures)
+            print(
+                f"  repeat {r + 1}/{repeats} meanstd {tool:<14s} "
+                f"{figures['seconds']:8.3f} s  user {figures['user_seconds']:7.3f} s",
+                flush=True,
+            )
+    return results
+
+
+def meanstd_report(results, n_rows):
+    """The numbagg comparison's table and verdict, as markdown."""
+    user = {
+        tool: _harness.summarise(runs, "user_seconds")["median"]
+        for tool, runs in results.items()
+    }
+    wall = {tool: _harness.summarise(runs)["median"] for tool, runs in results.items()}
+    rows = [
+        [
+            label,
+            _fmt_s(wall[tool]),
+            _fmt_s(user[tool]),
+            _fmt_x(user["numbagg"] / user[tool]),
+        ]
+        for tool, label in MEANSTD_TOOLS.items()
+    ]
+    ratio = user["numbagg"] / user["ours_mean_std"]
+    met = ratio >= MEANSTD_TARGET
+    return "\n".join(
+        [
+            f"#### mean + std against numbagg: one series, row windows "
+            f"{' / '.join(map(str, ROW_WINDOWS))} ({n_rows:,} rows)",
+            "",
+            "One thread each, `min_periods=1` (numbagg's `min_count=1`), ddof 1; "
+            "fresh processes as above, medians. Ours writes one (n, 6) array, "
+            "numbagg six (n,) arrays.",
+            "",
+            _harness.markdown_table(
+                ["", "median s", "user s", "numbagg user / user"],
+                rows,
+                "lrrr",
+            ),
+            "",
+            "- "
+            + _verdict(
+                met,
+                f"mean + std at least {MEANSTD_TARGET}x faster than numbagg in user "
+                f"time: {ratio:.2f}x",
+            ),
+            "",
+            f"- mean alone takes {user['ours_mean'] / user['ours_4']:.0%} of the "
+            "user time of all four statistics.",
+        ]
+    )
+
+
 # Children
 # --------------------------------------------------------------------------------------
 
@@ -573,6 +699,7 @@ CHILDREN = {
     "import_dependencies": child_import_dependencies,
     "cold": child_cold,
     "check": child_check,
+    "meanstd": child_meanstd,
 }
 
 
@@ -889,7 +1016,7 @@ def build_report(args, shapes, results, cold, checks, means_agree, facts):
             _fmt_s(cold_median("cold_1", "first")),
         ],
         [
-            "first `fit_transform`, 1,000 rows, 2 threads (compiles the parallel kernel)",
+            "first `fit_transform`, 1,000 rows, 2 threads (below the rows that split)",
             _fmt_s(cold_median("cold_2", "first")),
         ],
         [
@@ -988,6 +1115,16 @@ def build_report(args, shapes, results, cold, checks, means_agree, facts):
     return "\n\n".join(parts) + "\n"
 
 
+def _with_meanstd(report, meanstd, n_rows):
+    """The report with the numbagg comparison put before its targets."""
+    table = meanstd_report(meanstd, n_rows)
+    marker = "#### Targets"
+    if marker in report:
+        head, tail = report.split(marker, 1)
+        return head + table + "\n\n" + marker + tail
+    return report + "\n\n" + table
+
+
 def _measurement_flags(argv):
     """The command-line flags that shape the figures (not where they are written)."""
     kept, skip = [], False
@@ -1038,6 +1175,10 @@ def main(argv=None):
             saved["means_agree"],
             saved["facts"],
         )
+        if "meanstd" in saved:
+            report = _with_meanstd(
+                report, saved["meanstd"], saved["shapes"]["single"][0]
+            )
         print(report)
         if not args.no_write:
             _harness.write_section(args.doc, SECTION, report)
@@ -1057,6 +1198,8 @@ def main(argv=None):
         cold = measure_cold(args.repeats, tmp)
         print("warm runs")
         results = measure_all(tmp, args.repeats, cache_dir)
+        print("mean + std against numbagg")
+        meanstd = measure_meanstd(tmp, args.repeats, cache_dir)
     means_agree = check_full_outputs(results)
     loads["end"] = _harness.load_average()
     if _harness.source_digest(MEASURED_SOURCES) != digest:
@@ -1069,6 +1212,7 @@ def main(argv=None):
         )
     facts = measurement_facts(loads, digest)
     report = build_report(args, shapes, results, cold, checks, means_agree, facts)
+    report = _with_meanstd(report, meanstd, shapes["single"][0])
     if args.save_json is not None:
         saved = {
             "args": {
@@ -1082,6 +1226,7 @@ def main(argv=None):
             "checks": checks,
             "means_agree": means_agree,
             "facts": facts,
+            "meanstd": meanstd,
         }
         args.save_json.write_text(json.dumps(saved))
     print(report)

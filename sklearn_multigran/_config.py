@@ -1,15 +1,24 @@
 """Knobs read once from the environment.
 
 ``SKLEARN_MULTIGRAN_NUM_THREADS``
-    Threads the numba kernels may use (default 1). Parallel kernels are compiled only
-    when this is above 1, so the default keeps the cold first call small.
+    Threads the numba kernels may use (default 1).
 ``SKLEARN_MULTIGRAN_CACHE``
-    Set to ``1`` to let numba cache compiled kernels on disk. Off by default: numba's
-    cache is written next to the installed sources, which fails on read-only installs,
-    and we do not want a half-written cache file to be read by a concurrent process.
+    ``0`` turns off the disk cache of compiled kernels; it is on by default. The
+    kernels are cached in ``$NUMBA_CACHE_DIR/sklearn-multigran`` when numba's own
+    cache directory is set, else in ``$XDG_CACHE_HOME/sklearn-multigran/numba``
+    (``~/.cache/sklearn-multigran/numba`` without ``XDG_CACHE_HOME``), in a
+    subdirectory named after the kernels' sources and numba's version, so a
+    cache written by other kernels is never read. Where no such directory can be
+    written, the kernels compile in memory, silently.
 """
 
+import contextlib
+import hashlib
 import os
+import tempfile
+from pathlib import Path
+
+_KERNELS_DIR = Path(__file__).resolve().parent / "_kernels"
 
 
 def _read_int(name, default):
@@ -27,5 +36,60 @@ def _read_int(name, default):
     return value
 
 
+def _cache_base():
+    """The directory the cache goes under, before it is known to be writable."""
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR", "")
+    if numba_dir:
+        return Path(numba_dir) / "sklearn-multigran"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "sklearn-multigran" / "numba"
+    # expanduser leaves "~" alone when there is no home at all: not absolute
+    home = os.path.expanduser("~")
+    if not os.path.isabs(home):
+        return None
+    return Path(home) / ".cache" / "sklearn-multigran" / "numba"
+
+
+def _sources_digest():
+    """A digest of the kernels' sources and numba's version.
+
+    numba keys its cache on each source file's content, but a kernel compiled
+    with another module's function inlined would not notice that module change;
+    a directory per digest of every kernel source cannot be read by other ones.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256()
+    with contextlib.suppress(PackageNotFoundError):
+        digest.update(version("numba").encode())
+    for path in sorted(_KERNELS_DIR.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir():
+    """The writable cache directory of the kernels, or None (cache off)."""
+    if os.environ.get("SKLEARN_MULTIGRAN_CACHE", "1").strip().lower() in (
+        "0",
+        "false",
+        "no",
+        "off",
+    ):
+        return None
+    try:
+        base = _cache_base()
+        if base is None:
+            return None
+        path = base / _sources_digest()
+        path.mkdir(parents=True, exist_ok=True)
+        # writable? (a directory made by someone else may not be)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return None
+    return str(path)
+
+
 NUM_THREADS = _read_int("SKLEARN_MULTIGRAN_NUM_THREADS", 1)
-NUMBA_CACHE = os.environ.get("SKLEARN_MULTIGRAN_CACHE", "0") == "1"
+CACHE_DIR = _cache_dir()

@@ -1,7 +1,7 @@
 """The single-pass input checks against numpy and a naive loop."""
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_multigran._kernels._dispatch import any_infinite, rows_in_order
@@ -9,6 +9,8 @@ from sklearn_multigran._kernels._dispatch import any_infinite, rows_in_order
 SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e308, -1e308, 5e-324]
 
 
+# numba compiles on the first example: no deadline
+@settings(deadline=None)
 @given(
     st.lists(st.sampled_from(SPECIAL) | st.floats(allow_nan=False, width=64)),
     st.sampled_from(["C", "F"]),
@@ -33,6 +35,8 @@ times_strategy = st.lists(
 )
 
 
+# numba compiles on the first example: no deadline
+@settings(deadline=None)
 @given(times_strategy, st.data())
 def test_rows_in_order_matches_naive_loop(times, data):
     times = np.array(times, dtype=np.int64)

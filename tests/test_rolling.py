@@ -76,14 +76,14 @@ def test_kernel_matches_naive_loop(
     )
     expected = naive_window_statistics(values, times, group_starts, windows, **params)
     # tiny chunks, so the threaded path cuts through groups and windows
-    old = _dispatch._MIN_ROWS_PER_THREAD
-    _dispatch._MIN_ROWS_PER_THREAD = 1
+    old = _dispatch._MIN_ROWS_PER_CHUNK
+    _dispatch._MIN_ROWS_PER_CHUNK = 1
     try:
         got = window_statistics(
             values, times, group_starts, windows, n_threads=n_threads, **params
         )
     finally:
-        _dispatch._MIN_ROWS_PER_THREAD = old
+        _dispatch._MIN_ROWS_PER_CHUNK = old
     # a running variance carries rounding of the values it has seen, so its error
     # scales with the data's square, not with the (possibly tiny) window variance
     scale = np.nanmax(np.abs(values), initial=1.0)
@@ -256,6 +256,31 @@ def test_variance_never_negative_and_zero_on_constant(rng):
     constant = np.lib.stride_tricks.sliding_window_view(values, 30)
     constant = np.ptp(constant, axis=1) == 0
     assert (got[29:][constant] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "stats",
+    [["mean", "var", "sum"], ["mean", "var", "min", "max"], ["mean"], ["var"]],
+)
+def test_equal_values_give_exactly_their_value_and_no_spread(rng, stats):
+    """Whether or not the sweep keeps the extremes (which set this outright), a
+    window of equal values has exactly that mean and zero variance: both parts'
+    shifts are values of the window, so the shifted sums are exact zeros."""
+    levels = rng.normal(size=40) * 10.0 ** rng.integers(-300, 300, 40)
+    values = np.repeat(levels, 37)
+    values[rng.random(values.size) < 0.2] = np.nan
+    got = _row_window_of_one_series(values, 9, stats, ddof=0)
+    windows = np.lib.stride_tricks.sliding_window_view(values, 9)
+    constant = np.array([len(set(w[~np.isnan(w)])) == 1 for w in windows], dtype=bool)
+    level = np.array(
+        [w[~np.isnan(w)][0] if c else 0 for w, c in zip(windows, constant, strict=True)]
+    )
+    if "mean" in stats:
+        np.testing.assert_array_equal(
+            got[8:, stats.index("mean")][constant], level[constant]
+        )
+    if "var" in stats:
+        np.testing.assert_array_equal(got[8:, stats.index("var")][constant], 0.0)
 
 
 def test_single_value_std_is_exactly_zero():

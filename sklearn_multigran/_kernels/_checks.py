@@ -11,12 +11,11 @@ every row anyway, and a test inside the loop keeps the compiler from vectorising
 """
 
 import numpy as np
-from numba import njit
 
-from sklearn_multigran._config import NUMBA_CACHE
+from sklearn_multigran._kernels._cache import kernel
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def has_infinity(values):
     """Whether the 1-D float64 ``values`` hold ``inf`` or ``-inf`` (not NaN)."""
     found = False
@@ -25,7 +24,7 @@ def has_infinity(values):
     return found
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def is_sorted_by_group_and_time(times, codes):
     """Whether rows are ordered by (``codes``, ``times``), ties allowed.
 

@@ -4,19 +4,31 @@ Nothing here imports pandas or scikit-learn; callers (the transformer) validate 
 input first and hand over plain arrays.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from sklearn_multigran._config import NUM_THREADS
 from sklearn_multigran._kernels._checks import has_infinity, is_sorted_by_group_and_time
 from sklearn_multigran._kernels._rolling import (
+    N_FSTATE,
+    N_ISTATE,
+    N_RINGS,
+    START_SLOT,
     STAT_CODES,
-    requested_statistics,
+    max_window_rows,
+    sweep_variant,
     window_sweeps,
-    window_sweeps_parallel,
 )
 
-# Below this many rows per thread, starting threads costs more than it saves.
-_MIN_ROWS_PER_THREAD = 200_000
+# Below this many rows per chunk, a chunk's start (rebuilding its windows from the
+# rows before it, a call from Python) costs more than splitting saves.
+_MIN_ROWS_PER_CHUNK = 50_000
+# Chunks per thread: threads take the next chunk when they finish one, so a thread
+# that loses its core to another process holds up the call by one chunk, not by
+# its whole share (one static chunk per thread made 2 threads slower than 1 on a
+# loaded machine).
+_CHUNKS_PER_THREAD = 6
 
 
 def _read_only(array, dtype):
@@ -111,9 +123,9 @@ def window_statistics(
     group_starts = _read_only(group_starts, np.int64)
     # an empty array tells the kernels that sorted row i is output row i
     out_rows = _read_only(np.empty(0) if out_rows is None else out_rows, np.int64)
-    is_time = np.array([kind == "time" for kind, _ in windows], dtype=np.bool_)
-    sizes = np.array([int(size) for _, size in windows], dtype=np.int64)
-    stat_codes = np.array([STAT_CODES[stat] for stat in stats], dtype=np.int64)
+    is_time = _read_only([kind == "time" for kind, _ in windows], np.bool_)
+    sizes = _read_only([int(size) for _, size in windows], np.int64)
+    stat_codes = _read_only([STAT_CODES[stat] for stat in stats], np.int64)
     left_closed = closed in ("left", "both")
     right_closed = closed in ("right", "both")
 
@@ -138,35 +150,95 @@ def window_statistics(
     # column in rows is already one, and is not copied)
     columns = _read_only(values.T, np.float64)
     n_threads = NUM_THREADS if n_threads is None else n_threads
-    n_chunks = max(1, min(n_threads, n_rows // _MIN_ROWS_PER_THREAD))
-    args = (
-        columns,
+    n_chunks = 1
+    if n_threads > 1:
+        n_chunks = min(n_threads * _CHUNKS_PER_THREAD, n_rows // _MIN_ROWS_PER_CHUNK)
+        n_chunks = max(n_chunks, 1)
+    tasks = _sweep_tasks(
+        is_time, sizes, n_lags, n_columns, stat_codes, left_closed, right_closed
+    )
+    bound_args = (
         times,
         group_starts,
         is_time,
         sizes,
         n_lags,
-        left_closed,
-        right_closed,
-        stat_codes,
-        requested_statistics(stats),
-        min_periods,
-        ddof,
-        float(fill_value),
-        out_rows,
-        out,
+        1 if left_closed and right_closed else 0,
     )
+
+    def run_chunk(row_lo, row_hi):
+        # a ring holds every window's rows; each chunk sizes its own
+        capacity = max_window_rows(*bound_args, row_lo, row_hi)
+        cap = 1 << max(int(capacity) - 1, 0).bit_length()
+        n_tasks = tasks[0].shape[0]
+        istate = np.zeros((n_tasks, N_ISTATE), np.int64)
+        istate[:, START_SLOT] = -1  # every sweep starts afresh
+        window_sweeps(
+            columns,
+            times,
+            group_starts,
+            *tasks,
+            *sweep_variant(stats),
+            min_periods,
+            ddof,
+            float(fill_value),
+            out_rows,
+            out,
+            row_lo,
+            row_hi,
+            istate,
+            np.zeros((n_tasks, N_FSTATE)),
+            np.empty((n_tasks, cap, N_RINGS)),
+            _reciprocals(cap),
+        )
+
     if n_chunks == 1:
-        window_sweeps(*args, 0, n_rows)
+        run_chunk(0, n_rows)
         return out
-
-    from numba import get_num_threads, set_num_threads
-
-    chunk_starts = np.linspace(0, n_rows, n_chunks + 1).astype(np.int64)
-    previous = get_num_threads()
-    set_num_threads(min(n_threads, previous))
-    try:
-        window_sweeps_parallel(*args, chunk_starts)
-    finally:
-        set_num_threads(previous)
+    bounds = np.linspace(0, n_rows, n_chunks + 1).astype(np.int64).tolist()
+    # the sweeps release the GIL: threads share out the chunks as they finish them
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        for future in [
+            pool.submit(run_chunk, lo, hi)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]:
+            future.result()
     return out
+
+
+def _reciprocals(cap):
+    """``1 / k`` for ``k`` in ``0 .. cap`` (``inf`` at 0, never read)."""
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.arange(cap + 1.0)
+
+
+def _sweep_tasks(
+    is_time, sizes, n_lags, n_columns, stat_codes, left_closed, right_closed
+):
+    """Per sweep (granularity x lag x column): window kind, bounds, first column.
+
+    Returns ``(is_time_of, lo_offsets, hi_offsets, first_cols)`` as
+    ``window_sweeps`` takes them; see there for the bounds.
+    """
+    task = np.arange(sizes.shape[0] * n_lags * n_columns)
+    c = task % n_columns
+    lag = (task // n_columns) % n_lags
+    g = task // (n_columns * n_lags)
+    hi_offsets = lag * sizes[g] + (0 if right_closed else 1)
+    lo_offsets = (lag + 1) * sizes[g] + (1 if left_closed else 0)
+    # granularity-major, then column, statistic and lag
+    first_cols = (g * n_columns + c) * stat_codes.shape[0] * n_lags + lag
+    return (
+        _read_only(is_time[g], np.bool_),
+        _read_only(lo_offsets, np.int64),
+        _read_only(hi_offsets, np.int64),
+        _stat_columns(first_cols, stat_codes, n_lags),
+    )
+
+
+def _stat_columns(first_cols, stat_codes, n_lags):
+    """Output column of every statistic code (-1: not asked) of every sweep."""
+    cols = np.full((first_cols.shape[0], len(STAT_CODES)), -1, np.int64)
+    for k, code in enumerate(stat_codes):
+        cols[:, code] = first_cols + k * n_lags
+    return _read_only(cols, np.int64)

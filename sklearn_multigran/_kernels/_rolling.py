@@ -40,16 +40,31 @@ Numerical choices
   Welford's update: one dependent add per value instead of three, and the sum
   statistic comes with them.
 * A window whose minimum equals its maximum holds equal values: its mean is
-  exactly that value and its variance exactly 0, whatever the rounding.
+  exactly that value and its variance exactly 0. Both shifts are values of the
+  window, so equal values shift to exact zeros and the sums give this on their
+  own; the sweeps that keep the extremes also set it outright.
 * ``1 / k`` comes from a table rather than a division.
+
+Compiled variants
+-----------------
+The work follows the statistics asked for: a sweep keeps the count always, the
+shifted sums only for count/sum/mean, their squares only for var/std, and the
+extremes only for min/max (first and last cost a pointer each). Which of the three
+summaries a sweep keeps is fixed when it is compiled, by three arguments that are
+``None`` or ``True`` (numba prunes the branches on ``is None`` before typing), so
+there are at most six compiled variants of the sweep and of its driver, each
+compiled in well under a second, where one per set of statistics (511) each cost
+four seconds. Which of the statistics of its family a sweep writes is a run-time
+test of its output column: perfectly predicted, and after the arithmetic.
+Nothing is allocated in the kernels: the Python side (``_dispatch.py``) does it,
+which keeps numpy's array functions out of what numba compiles.
 """
 
 import math
 
 import numpy as np
-from numba import njit, prange
 
-from sklearn_multigran._config import NUMBA_CACHE
+from sklearn_multigran._kernels._cache import kernel
 
 STAT_CODES = {
     "mean": 0,
@@ -63,9 +78,13 @@ STAT_CODES = {
     "last": 8,
 }
 _N_STATS = len(STAT_CODES)
+# the statistics each summary serves (count, first and last need none)
+SUM_STATS = frozenset({"mean", "std", "var", "sum"})
+SQUARE_STATS = frozenset({"std", "var"})
+EXTREME_STATS = frozenset({"min", "max"})
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _two_sum(total, compensation, x):
     """Add ``x`` to a compensated sum with Knuth's branch-free TwoSum.
 
@@ -78,11 +97,29 @@ def _two_sum(total, compensation, x):
     return t, compensation
 
 
+@kernel(nogil=True)
+def search_right(a, lo, hi, value):
+    """The first ``k`` in ``[lo, hi)`` with ``a[k] > value``, or ``hi``.
+
+    ``a[lo:hi]`` is sorted. A loop rather than ``np.searchsorted``, whose generic
+    implementation took most of a second to compile; one function for every
+    search (``a[k] >= v`` is ``a[k] > v - 1`` on integers), with no constant
+    argument, so numba compiles it once.
+    """
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] <= value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 # rows per binary search in ``max_window_rows``
 _BOUND_RUN = 256
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def max_window_rows(
     times, group_starts, is_time, sizes, n_lags, closed_both_extra, row_lo, row_hi
 ):
@@ -107,19 +144,18 @@ def max_window_rows(
     if longest < 0 or row_lo >= row_hi:
         return bound
     size = sizes[longest]
-    k = np.searchsorted(group_starts, row_lo, side="right") - 1
+    n_groups = group_starts.shape[0] - 1
+    k = search_right(group_starts, group_starts[0], n_groups + 1, row_lo) - 1
     # the windows of row_lo reach (n_lags + 1) windows back into its group
     g0 = group_starts[k]
     reach = times[row_lo] - (n_lags + 1) * size
-    first = g0 + np.searchsorted(times[g0:row_lo], reach, side="left")
-    while k < group_starts.shape[0] - 1 and group_starts[k] < row_hi:
+    first = search_right(times, g0, row_lo, reach - 1)
+    while k < n_groups and group_starts[k] < row_hi:
         g1 = group_starts[k + 1]
         stop = min(g1, row_hi)
         for run_start in range(first, stop, _BOUND_RUN):
             run_last = min(run_start + _BOUND_RUN, stop) - 1
-            end = run_last + np.searchsorted(
-                times[run_last:g1], times[run_last] + size, side="right"
-            )
+            end = search_right(times, run_last, g1, times[run_last] + size)
             bound = max(bound, end - run_start)
         k += 1
         first = g1
@@ -129,28 +165,33 @@ def max_window_rows(
 # slots of a sweep's state between blocks of rows (see ``window_sweep``)
 _I_GROUP, _I_G1, _I_S, _I_E, _I_FIRST, _I_LAST, _I_BOUNDARY = range(7)
 _I_NEWER_COUNT = 7
-_N_ISTATE = 8
+N_ISTATE = 8
+# -1 in this slot starts a sweep afresh
+START_SLOT = _I_G1
 _F_OLDER_SHIFT, _F_NEWER_SHIFT, _F_NEWER_SUM, _F_NEWER_COMPENSATION = range(4)
 _F_NEWER_SQUARES, _F_NEWER_MIN, _F_NEWER_MAX = 4, 5, 6
-_N_FSTATE = 7
+N_FSTATE = 7
 # fields of a row's suffix summary in a sweep's ring (see ``window_sweep``)
 _R_COUNT, _R_SUM, _R_SQUARES, _R_MIN, _R_MAX = range(5)
-_N_RINGS = 5
+N_RINGS = 5
 
 
-def requested_statistics(stats):
-    """The ``requested`` argument of the sweeps for the statistic names ``stats``.
+def sweep_variant(stats):
+    """The ``(sums, squares, extremes)`` arguments of the sweeps for ``stats``.
 
-    ``True`` at the code of each statistic asked for, ``None`` elsewhere. numba
-    types the tuple element by element, so every set of statistics gets its own
-    compiled sweeps (compiled on first use, about as long as the first call of all),
-    and each writes its statistics with no test at run time.
+    Each is ``True`` when a statistic asked for needs that summary and ``None``
+    when none does: numba compiles one sweep per combination (six are possible:
+    squares come with sums), each without the work of the summaries it skips.
     """
-    codes = {STAT_CODES[stat] for stat in stats}
-    return tuple(True if code in codes else None for code in range(_N_STATS))
+    stats = set(stats)
+    return (
+        True if stats & SUM_STATS else None,
+        True if stats & SQUARE_STATS else None,
+        True if stats & EXTREME_STATS else None,
+    )
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _squared_deviations(count, total, squares, reciprocals):
     """Mean and sum of squared deviations of ``count`` values from their sums.
 
@@ -163,16 +204,24 @@ def _squared_deviations(count, total, squares, reciprocals):
     return mean, max(squares - total * mean, 0.0)
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
-def window_sweep(
-    x,
+# Rows per block: every sweep passes over one block before the next, so the block's
+# output rows (block x features x 8 bytes) are written while they sit in cache,
+# instead of each sweep streaming the whole output through memory once more.
+BLOCK_ROWS = 2048
+
+
+@kernel(nogil=True)
+def window_sweeps(
+    columns,
     times,
     group_starts,
-    is_time,
-    lo_offset,
-    hi_offset,
+    is_time_of,
+    lo_offsets,
+    hi_offsets,
     stat_cols,
-    requested,
+    sums,
+    squares,
+    extremes,
     min_periods,
     ddof,
     fill_value,
@@ -182,390 +231,294 @@ def window_sweep(
     row_hi,
     istate,
     fstate,
-    ring,
+    rings,
     reciprocals,
 ):
-    """Every statistic of one window (granularity, lag) over one column, one sweep.
+    """All sweeps (granularity x lag x column) over sorted rows [row_lo, row_hi).
 
-    Writes statistic ``code`` of sorted row ``i`` to ``out[out_rows[i],
-    stat_cols[code]]`` (``STAT_CODES``; -1 when not requested), for the sorted rows
-    ``[row_lo, row_hi)``; an empty ``out_rows`` maps row ``i`` to output row ``i``.
+    Sweep ``task`` computes every statistic of one window (granularity, lag) over
+    column ``task % n_columns``: it writes statistic ``code`` of sorted row ``i``
+    to ``out[out_rows[i], stat_cols[task, code]]`` (``STAT_CODES``; -1 when not
+    requested); an empty ``out_rows`` maps row ``i`` to output row ``i``.
     ``out_rows[i] == -1`` marks a context row (history from ``fit``) that feeds
-    windows but is not emitted. ``requested`` holds, for every code, ``True`` when
-    that statistic is requested and ``None`` when not: a tuple of types, so numba
-    compiles one sweep per set of statistics, each without the tests and the code
-    of the statistics it does not emit (see ``requested_statistics``). Row ``j`` is
-    in row ``i``'s window when ``key(i) - lo_offset < key(j) <= key(i) -
-    hi_offset``, with ``key`` the time for a time window and the row itself for a
-    row window: one pair of comparisons serves every ``closed``.
+    windows but is not emitted. ``sums``, ``squares`` and ``extremes`` are
+    ``None`` or ``True`` (see ``sweep_variant``): the summaries kept, fixed when
+    the sweeps are compiled. Row ``j`` is in row ``i``'s window when ``key(i) -
+    lo_offsets[task] < key(j) <= key(i) - hi_offsets[task]``, with ``key`` the
+    time for a time window (``is_time_of[task]``) and the row itself for a row
+    window: one pair of comparisons serves every ``closed``.
 
     The window ``[s, e)`` is split at ``boundary``: the older rows ``[s,
-    boundary)`` are summarised by suffix summaries in ``ring`` (one per row,
-    computed right to left when the window last became all older part), the
+    boundary)`` are summarised by suffix summaries in ``rings[task]`` (one per
+    row, computed right to left when the window last became all older part), the
     newer rows ``[boundary, e)`` by running ones. A row entering updates the newer
     summary; a row leaving costs nothing; a query merges two summaries. Nothing
     is ever subtracted from a running sum, so no rounding from past removals can
     build up.
 
-    The sweep resumes from ``istate``/``fstate`` and leaves its state there, so a
-    driver can run all sweeps block by block over the same rows; ``istate[_I_G1] ==
-    -1`` starts afresh, reading rows before ``row_lo`` as window context. Inside,
-    the state lives in scalars, which the compiler keeps in registers: fusing all
-    windows into one loop over rows with the state in arrays indexed by window
-    measured 5x slower. The loops over rows test no runtime option: every summary
-    is kept whatever the statistics asked for, because a flag tested per row (even
-    a perfectly predicted one) measured dearer than the work it would save; the
-    statistics written are fixed when the sweep is compiled.
-    ``ring`` has a power-of-two length of at least the largest window's row
-    count, and ``reciprocals`` (``1 / k`` at ``k``) one more entry than it.
+    The sweeps advance together, block by block, so a block's output rows are
+    written while they sit in cache. Each leaves its state in ``istate[task]`` /
+    ``fstate[task]`` between blocks and resumes from it; ``istate[task,
+    START_SLOT] == -1`` starts afresh, reading rows before ``row_lo`` as window
+    context, so drivers may split the rows into independent chunks. Inside a
+    block, the state lives in scalars, which the compiler keeps in registers:
+    fusing all windows into one loop over rows with the state in arrays indexed
+    by window measured 5x slower. The loops over rows test no run-time option
+    before the arithmetic: a flag tested per row (even a perfectly predicted one)
+    measured dearer than the work it would save, so the summaries kept are
+    compile-time choices; only the stores test their column. One function holds
+    both loops: a sweep compiled apart from its driver doubled the functions to
+    compile. Each ring has a power-of-two length of at least the largest window's
+    row count, and ``reciprocals`` (``1 / k`` at ``k``) one more entry than it.
     """
-    col_mean = stat_cols[0]
-    col_std = stat_cols[1]
-    col_var = stat_cols[2]
-    col_min = stat_cols[3]
-    col_max = stat_cols[4]
-    col_sum = stat_cols[5]
-    col_count = stat_cols[6]
-    col_first = stat_cols[7]
-    col_last = stat_cols[8]
-    # constants once compiled (``x is not None`` on a None or bool type), so each
-    # test below vanishes with its branch: 6% faster than testing the columns
-    want_mean = requested[0] is not None
-    want_std = requested[1] is not None
-    want_var = requested[2] is not None
-    want_min = requested[3] is not None
-    want_max = requested[4] is not None
-    want_sum = requested[5] is not None
-    want_count = requested[6] is not None
-    want_first = requested[7] is not None
-    want_last = requested[8] is not None
+    n_columns = columns.shape[0]
+    n_tasks = stat_cols.shape[0]
     identity_rows = out_rows.shape[0] == 0
     # one comparison for "fewer than min_periods values, or none" (two measured
     # 2% dearer)
     fewest = max(min_periods, 1)
     # a power-of-two ring lets a bit mask replace a modulo
-    mask = ring.shape[0] - 1
-
-    group = istate[_I_GROUP]
-    g1 = istate[_I_G1]
-    if g1 < 0:
-        group = np.searchsorted(group_starts, row_lo, side="right") - 1
-    s = istate[_I_S]
-    e = istate[_I_E]
-    first = istate[_I_FIRST]
-    last = istate[_I_LAST]
-    boundary = istate[_I_BOUNDARY]
-    newer_count = istate[_I_NEWER_COUNT]
-    # Each part sums its values minus a shift that is one of its own values (the
-    # newest at the rebuild for the older part, the first for the newer one), so
-    # for data like 1e9 + noise the sums hold the noise, not the offset.
-    older_shift = fstate[_F_OLDER_SHIFT]
-    newer_shift = fstate[_F_NEWER_SHIFT]
-    newer_sum = fstate[_F_NEWER_SUM]
-    newer_compensation = fstate[_F_NEWER_COMPENSATION]
-    newer_squares = fstate[_F_NEWER_SQUARES]
-    newer_min = fstate[_F_NEWER_MIN]
-    newer_max = fstate[_F_NEWER_MAX]
-    for i in range(row_lo, row_hi):
-        key_i = times[i] if is_time else i
-        hi = key_i - hi_offset
-        lo = key_i - lo_offset
-        if i >= g1:
-            # entering a group, or the chunk: restart the window and its pointers
-            while i >= group_starts[group + 1]:
-                group += 1
-            g0 = group_starts[group]
-            g1 = group_starts[group + 1]
-            if is_time:
-                # binary search, so a chunk deep in a long group does not rescan it
-                s = g0 + np.searchsorted(times[g0:g1], lo, side="right")
-            else:
-                s = min(max(lo + 1, g0), g1)
-            e = s
-            boundary = s
-            newer_count = 0
-
-        # both ends only move forward inside a group; rows leaving cost nothing
-        while s < g1 and (times[s] if is_time else s) <= lo:
-            s += 1
-        if e < s:
-            e = s
-        while e < g1 and (times[e] if is_time else e) <= hi:
-            v = x[e]
-            e += 1
-            if np.isnan(v):
-                continue
-            last = e - 1
-            newer_count += 1
-            newer_min = min(newer_min, v)
-            newer_max = max(newer_max, v)
-            newer_shift = v if newer_count == 1 else newer_shift
-            v -= newer_shift
-            newer_sum, newer_compensation = _two_sum(newer_sum, newer_compensation, v)
-            newer_squares += v * v
-        if s >= boundary:
-            # The older part has left: the whole window becomes the older part.
-            # Summarise every suffix of it, right to left, around its newest value.
-            # Each row is read once more per window length: amortised O(1).
-            # (``last`` is the newest non-NaN row entered; before any, it may be a
-            # NaN row of the state's start)
-            older_shift = x[last] if last >= s and not np.isnan(x[last]) else 0.0
-            n_valid = 0
-            total = 0.0
-            compensation = 0.0
-            squares = 0.0
-            suffix_min = np.inf
-            suffix_max = -np.inf
-            for j in range(e - 1, s - 1, -1):
-                v = x[j]
-                if not np.isnan(v):
-                    n_valid += 1
-                    suffix_min = min(suffix_min, v)
-                    suffix_max = max(suffix_max, v)
-                    v -= older_shift
-                    total, compensation = _two_sum(total, compensation, v)
-                    squares += v * v
-                r = j & mask
-                ring[r, _R_COUNT] = n_valid
-                ring[r, _R_SUM] = total + compensation
-                ring[r, _R_SQUARES] = squares
-                ring[r, _R_MIN] = suffix_min
-                ring[r, _R_MAX] = suffix_max
-            boundary = e
-            newer_count = 0
-            newer_sum = 0.0
-            newer_compensation = 0.0
-            newer_squares = 0.0
-            newer_min = np.inf
-            newer_max = -np.inf
-
-        dest = i if identity_rows else out_rows[i]
-        if dest < 0:
-            continue
-        r = s & mask
-        older_count = int(ring[r, _R_COUNT]) if s < boundary else 0
-        count = older_count + newer_count
-        if want_count:
-            out[dest, col_count] = count
-        if count < fewest:
-            # every statistic but count is ``fill_value`` for too few values, and
-            # the sum of no values is 0
-            mean = std = var = window_min = window_max = fill_value
-            first_value = last_value = fill_value
-            total = 0.0 if count >= min_periods else fill_value
-        else:
-            # Merge the two parts in the older part's frame: shifting the newer sums
-            # by ``d`` is exact algebra, and both shifts are values of the window,
-            # so no sum holds much more than the spread it measures.
-            newer_total = newer_sum + newer_compensation
-            if older_count > 0:
-                d = newer_shift - older_shift
-                total = ring[r, _R_SUM] + (newer_total + newer_count * d)
-                squares = ring[r, _R_SQUARES] + (
-                    newer_squares + d * (2.0 * newer_total + newer_count * d)
-                )
-                window_min = min(ring[r, _R_MIN], newer_min)
-                window_max = max(ring[r, _R_MAX], newer_max)
-                shift = older_shift
-            else:
-                total = newer_total
-                squares = newer_squares
-                window_min = newer_min
-                window_max = newer_max
-                shift = newer_shift
-            mean, m2 = _squared_deviations(count, total, squares, reciprocals)
-            mean += shift
-            total += count * shift
-            if window_min == window_max:
-                # equal values: exactly their value and no spread, whatever the
-                # rounding
-                mean = window_min
-                m2 = 0.0
-            if count <= ddof:
-                var = fill_value
-                std = fill_value
-            elif want_var or want_std:
-                var = m2 * reciprocals[count - ddof]
-                std = math.sqrt(var)
-            else:
-                var = std = fill_value
-            if want_first:
-                first = max(first, s)
-                while np.isnan(x[first]):
-                    first += 1
-                first_value = x[first]
-            else:
-                first_value = fill_value
-            last_value = x[last] if want_last else fill_value
-        if want_sum:
-            out[dest, col_sum] = total
-        if want_mean:
-            out[dest, col_mean] = mean
-        if want_var:
-            out[dest, col_var] = var
-        if want_std:
-            out[dest, col_std] = std
-        if want_min:
-            out[dest, col_min] = window_min
-        if want_max:
-            out[dest, col_max] = window_max
-        if want_first:
-            out[dest, col_first] = first_value
-        if want_last:
-            out[dest, col_last] = last_value
-
-    istate[_I_GROUP] = group
-    istate[_I_G1] = g1
-    istate[_I_S] = s
-    istate[_I_E] = e
-    istate[_I_FIRST] = first
-    istate[_I_LAST] = last
-    istate[_I_BOUNDARY] = boundary
-    istate[_I_NEWER_COUNT] = newer_count
-    fstate[_F_OLDER_SHIFT] = older_shift
-    fstate[_F_NEWER_SHIFT] = newer_shift
-    fstate[_F_NEWER_SUM] = newer_sum
-    fstate[_F_NEWER_COMPENSATION] = newer_compensation
-    fstate[_F_NEWER_SQUARES] = newer_squares
-    fstate[_F_NEWER_MIN] = newer_min
-    fstate[_F_NEWER_MAX] = newer_max
-
-
-# Rows per block: every sweep passes over one block before the next, so the block's
-# output rows (block x features x 8 bytes) are written while they sit in cache,
-# instead of each sweep streaming the whole output through memory once more.
-_BLOCK_ROWS = 2048
-
-
-@njit(cache=NUMBA_CACHE, nogil=True)
-def window_sweeps(
-    columns,
-    times,
-    group_starts,
-    is_time,
-    sizes,
-    n_lags,
-    left_closed,
-    right_closed,
-    stat_codes,
-    requested,
-    min_periods,
-    ddof,
-    fill_value,
-    out_rows,
-    out,
-    row_lo,
-    row_hi,
-):
-    """All sweeps (granularity x lag x column) over sorted rows [row_lo, row_hi).
-
-    The sweeps advance together, block by block; rows before ``row_lo`` are window
-    context, so drivers may split the rows into independent chunks.
-    """
-    n_columns = columns.shape[0]
-    n_granularities = sizes.shape[0]
-    n_stats = stat_codes.shape[0]
-    n_tasks = n_granularities * n_lags * n_columns
-    # a ring of every window's rows; chunks size their own, in parallel
-    capacity = max_window_rows(
-        times,
-        group_starts,
-        is_time,
-        sizes,
-        n_lags,
-        1 if left_closed and right_closed else 0,
-        row_lo,
-        row_hi,
-    )
-    cap = 1
-    while cap < capacity:
-        cap *= 2
-    istate = np.zeros((n_tasks, _N_ISTATE), np.int64)
-    istate[:, _I_G1] = -1
-    fstate = np.zeros((n_tasks, _N_FSTATE))
-    rings = np.empty((n_tasks, cap, _N_RINGS))
-    reciprocals = 1.0 / np.arange(cap + 1.0)
-    # per sweep: its window's bounds (see ``window_sweep``) and output columns
-    lo_offsets = np.empty(n_tasks, np.int64)
-    hi_offsets = np.empty(n_tasks, np.int64)
-    stat_cols = np.full((n_tasks, _N_STATS), -1, np.int64)
-    for task in range(n_tasks):
-        c = task % n_columns
-        lag = (task // n_columns) % n_lags
-        g = task // (n_columns * n_lags)
-        hi_offsets[task] = lag * sizes[g] + (0 if right_closed else 1)
-        lo_offsets[task] = (lag + 1) * sizes[g] + (1 if left_closed else 0)
-        first_col = ((g * n_columns + c) * n_stats) * n_lags + lag
-        for k in range(n_stats):
-            stat_cols[task, stat_codes[k]] = first_col + k * n_lags
-    for block_lo in range(row_lo, row_hi, _BLOCK_ROWS):
-        block_hi = min(block_lo + _BLOCK_ROWS, row_hi)
+    mask = rings.shape[1] - 1
+    n_bounds = group_starts.shape[0]
+    for block_lo in range(row_lo, row_hi, BLOCK_ROWS):
+        block_hi = min(block_lo + BLOCK_ROWS, row_hi)
         for task in range(n_tasks):
-            g = task // (n_columns * n_lags)
-            window_sweep(
-                columns[task % n_columns],
-                times,
-                group_starts,
-                is_time[g],
-                lo_offsets[task],
-                hi_offsets[task],
-                stat_cols[task],
-                requested,
-                min_periods,
-                ddof,
-                fill_value,
-                out_rows,
-                out,
-                block_lo,
-                block_hi,
-                istate[task],
-                fstate[task],
-                rings[task],
-                reciprocals,
-            )
+            x = columns[task % n_columns]
+            is_time = is_time_of[task]
+            lo_offset = lo_offsets[task]
+            hi_offset = hi_offsets[task]
+            task_cols = stat_cols[task]
+            state_i = istate[task]
+            state_f = fstate[task]
+            ring = rings[task]
+            col_mean = task_cols[0]
+            col_std = task_cols[1]
+            col_var = task_cols[2]
+            col_min = task_cols[3]
+            col_max = task_cols[4]
+            col_sum = task_cols[5]
+            col_count = task_cols[6]
+            col_first = task_cols[7]
+            col_last = task_cols[8]
 
+            group = state_i[_I_GROUP]
+            g1 = state_i[_I_G1]
+            if g1 < 0:
+                group = search_right(group_starts, group_starts[0], n_bounds, block_lo)
+                group -= 1
+            s = state_i[_I_S]
+            e = state_i[_I_E]
+            first = state_i[_I_FIRST]
+            last = state_i[_I_LAST]
+            boundary = state_i[_I_BOUNDARY]
+            newer_count = state_i[_I_NEWER_COUNT]
+            # Each part sums its values minus a shift that is one of its own values (the
+            # newest at the rebuild for the older part, the first for the newer one), so
+            # for data like 1e9 + noise the sums hold the noise, not the offset.
+            older_shift = state_f[_F_OLDER_SHIFT]
+            newer_shift = state_f[_F_NEWER_SHIFT]
+            newer_sum = state_f[_F_NEWER_SUM]
+            newer_compensation = state_f[_F_NEWER_COMPENSATION]
+            newer_squares = state_f[_F_NEWER_SQUARES]
+            newer_min = state_f[_F_NEWER_MIN]
+            newer_max = state_f[_F_NEWER_MAX]
+            for i in range(block_lo, block_hi):
+                key_i = times[i] if is_time else i
+                hi = key_i - hi_offset
+                lo = key_i - lo_offset
+                if i >= g1:
+                    # entering a group, or the chunk: restart the window
+                    while i >= group_starts[group + 1]:
+                        group += 1
+                    g0 = group_starts[group]
+                    g1 = group_starts[group + 1]
+                    if is_time:
+                        # binary search: a chunk deep in a long group does not
+                        # rescan it
+                        s = search_right(times, g0, g1, lo)
+                    else:
+                        s = min(max(lo + 1, g0), g1)
+                    e = s
+                    boundary = s
+                    newer_count = 0
 
-@njit(cache=NUMBA_CACHE, parallel=True)
-def window_sweeps_parallel(
-    columns,
-    times,
-    group_starts,
-    is_time,
-    sizes,
-    n_lags,
-    left_closed,
-    right_closed,
-    stat_codes,
-    requested,
-    min_periods,
-    ddof,
-    fill_value,
-    out_rows,
-    out,
-    chunk_starts,
-):
-    """``window_sweeps`` over row chunks shared out among threads.
+                # both ends only move forward inside a group; rows leaving cost nothing
+                while s < g1 and (times[s] if is_time else s) <= lo:
+                    s += 1
+                if e < s:
+                    e = s
+                while e < g1 and (times[e] if is_time else e) <= hi:
+                    v = x[e]
+                    e += 1
+                    if np.isnan(v):
+                        continue
+                    last = e - 1
+                    newer_count += 1
+                    if extremes is not None:
+                        newer_min = min(newer_min, v)
+                        newer_max = max(newer_max, v)
+                    if sums is not None:
+                        newer_shift = v if newer_count == 1 else newer_shift
+                        v -= newer_shift
+                        newer_sum, newer_compensation = _two_sum(
+                            newer_sum, newer_compensation, v
+                        )
+                        if squares is not None:
+                            newer_squares += v * v
+                if s >= boundary:
+                    # The older part has left: the whole window becomes the older
+                    # part. Summarise every suffix of it, right to left, around its
+                    # newest value. Each row is read once more per window length:
+                    # amortised O(1). (``last`` is the newest non-NaN row entered;
+                    # before any, it may be a NaN row of the state's start.)
+                    older_shift = (
+                        x[last] if last >= s and not np.isnan(x[last]) else 0.0
+                    )
+                    n_valid = 0
+                    total = 0.0
+                    compensation = 0.0
+                    sum_squares = 0.0
+                    suffix_min = np.inf
+                    suffix_max = -np.inf
+                    for j in range(e - 1, s - 1, -1):
+                        v = x[j]
+                        if not np.isnan(v):
+                            n_valid += 1
+                            if extremes is not None:
+                                suffix_min = min(suffix_min, v)
+                                suffix_max = max(suffix_max, v)
+                            if sums is not None:
+                                v -= older_shift
+                                total, compensation = _two_sum(total, compensation, v)
+                                if squares is not None:
+                                    sum_squares += v * v
+                        r = j & mask
+                        ring[r, _R_COUNT] = n_valid
+                        if sums is not None:
+                            ring[r, _R_SUM] = total + compensation
+                            if squares is not None:
+                                ring[r, _R_SQUARES] = sum_squares
+                        if extremes is not None:
+                            ring[r, _R_MIN] = suffix_min
+                            ring[r, _R_MAX] = suffix_max
+                    boundary = e
+                    newer_count = 0
+                    newer_sum = 0.0
+                    newer_compensation = 0.0
+                    newer_squares = 0.0
+                    newer_min = np.inf
+                    newer_max = -np.inf
 
-    Chunks may cut through a group: each rebuilds its windows from the rows before
-    it, which costs one window's length per chunk.
-    """
-    for k in prange(chunk_starts.shape[0] - 1):
-        window_sweeps(
-            columns,
-            times,
-            group_starts,
-            is_time,
-            sizes,
-            n_lags,
-            left_closed,
-            right_closed,
-            stat_codes,
-            requested,
-            min_periods,
-            ddof,
-            fill_value,
-            out_rows,
-            out,
-            chunk_starts[k],
-            chunk_starts[k + 1],
-        )
+                dest = i if identity_rows else out_rows[i]
+                if dest < 0:
+                    continue
+                r = s & mask
+                older_count = int(ring[r, _R_COUNT]) if s < boundary else 0
+                count = older_count + newer_count
+                if col_count >= 0:
+                    out[dest, col_count] = count
+                if count < fewest:
+                    # every statistic but count is ``fill_value`` for too few
+                    # values, and the sum of no values is 0
+                    if col_sum >= 0:
+                        out[dest, col_sum] = 0.0 if count >= min_periods else fill_value
+                    if col_mean >= 0:
+                        out[dest, col_mean] = fill_value
+                    if col_var >= 0:
+                        out[dest, col_var] = fill_value
+                    if col_std >= 0:
+                        out[dest, col_std] = fill_value
+                    if col_min >= 0:
+                        out[dest, col_min] = fill_value
+                    if col_max >= 0:
+                        out[dest, col_max] = fill_value
+                    if col_first >= 0:
+                        out[dest, col_first] = fill_value
+                    if col_last >= 0:
+                        out[dest, col_last] = fill_value
+                    continue
+                if extremes is not None:
+                    if older_count > 0:
+                        window_min = min(ring[r, _R_MIN], newer_min)
+                        window_max = max(ring[r, _R_MAX], newer_max)
+                    else:
+                        window_min = newer_min
+                        window_max = newer_max
+                    if col_min >= 0:
+                        out[dest, col_min] = window_min
+                    if col_max >= 0:
+                        out[dest, col_max] = window_max
+                if sums is not None:
+                    # Merge the two parts in the older part's frame: shifting the
+                    # newer sums by ``d`` is exact algebra, and both shifts are
+                    # values of the window, so no sum holds much more than the
+                    # spread it measures.
+                    newer_total = newer_sum + newer_compensation
+                    if older_count > 0:
+                        d = newer_shift - older_shift
+                        total = ring[r, _R_SUM] + (newer_total + newer_count * d)
+                        shift = older_shift
+                        if squares is not None:
+                            sum_squares = ring[r, _R_SQUARES] + (
+                                newer_squares
+                                + d * (2.0 * newer_total + newer_count * d)
+                            )
+                    else:
+                        total = newer_total
+                        shift = newer_shift
+                        if squares is not None:
+                            sum_squares = newer_squares
+                    if squares is not None:
+                        mean, m2 = _squared_deviations(
+                            count, total, sum_squares, reciprocals
+                        )
+                    else:
+                        mean = total * reciprocals[count]
+                        m2 = 0.0
+                    mean += shift
+                    # (nested: numba prunes a branch on ``extremes is not None``
+                    # alone, and ``window_min`` exists only then)
+                    if extremes is not None:  # noqa: SIM102
+                        if window_min == window_max:
+                            # equal values: exactly their value and no spread (the
+                            # shifted sums are then exact zeros anyway)
+                            mean = window_min
+                            m2 = 0.0
+                    if col_sum >= 0:
+                        out[dest, col_sum] = total + count * shift
+                    if col_mean >= 0:
+                        out[dest, col_mean] = mean
+                    if squares is not None:
+                        if count <= ddof:
+                            var = fill_value
+                            std = fill_value
+                        else:
+                            var = m2 * reciprocals[count - ddof]
+                            std = math.sqrt(var)
+                        if col_var >= 0:
+                            out[dest, col_var] = var
+                        if col_std >= 0:
+                            out[dest, col_std] = std
+                if col_first >= 0:
+                    first = max(first, s)
+                    while np.isnan(x[first]):
+                        first += 1
+                    out[dest, col_first] = x[first]
+                if col_last >= 0:
+                    out[dest, col_last] = x[last]
+
+            state_i[_I_GROUP] = group
+            state_i[_I_G1] = g1
+            state_i[_I_S] = s
+            state_i[_I_E] = e
+            state_i[_I_FIRST] = first
+            state_i[_I_LAST] = last
+            state_i[_I_BOUNDARY] = boundary
+            state_i[_I_NEWER_COUNT] = newer_count
+            state_f[_F_OLDER_SHIFT] = older_shift
+            state_f[_F_NEWER_SHIFT] = newer_shift
+            state_f[_F_NEWER_SUM] = newer_sum
+            state_f[_F_NEWER_COMPENSATION] = newer_compensation
+            state_f[_F_NEWER_SQUARES] = newer_squares
+            state_f[_F_NEWER_MIN] = newer_min
+            state_f[_F_NEWER_MAX] = newer_max
