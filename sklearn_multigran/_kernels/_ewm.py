@@ -43,12 +43,11 @@ to underflow the weights to 0 restarts the average at the next value, as it shou
 import math
 
 import numpy as np
-from numba import njit
 
-from sklearn_multigran._config import NUMBA_CACHE
+from sklearn_multigran._kernels._cache import kernel
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def ewm_sweeps(
     x,
     times,

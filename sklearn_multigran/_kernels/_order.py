@@ -42,13 +42,12 @@ it, which can differ from ``q=0.5`` in the last bit.
 import math
 
 import numpy as np
-from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from sklearn_multigran._config import NUMBA_CACHE
+from sklearn_multigran._kernels._cache import kernel
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _tree_add(tree, m, rank, delta):
     """Add ``delta`` at 0-based ``rank`` of a 1-based Fenwick tree of ``m`` leaves."""
     p = rank + 1
@@ -57,7 +56,7 @@ def _tree_add(tree, m, rank, delta):
         p += p & -p
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _tree_kth(tree, m, top, k):
     """The 0-based rank of the ``k``-th (1-based) counted leaf; ``top``: the
     largest power of two below the tree's size ``m`` (itself a power of two).
@@ -77,7 +76,7 @@ def _tree_kth(tree, m, top, k):
     return pos
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _select(word_tree, n_words, top, bits, k):
     """The ``k``-th (1-based) counted rank: the tree finds its word of 64 ranks,
     then the word's set bits are dropped one by one down to the one wanted."""
@@ -96,7 +95,7 @@ def _select(word_tree, n_words, top, bits, k):
     return (pos << 6) + int(trailing_zeros(w))
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _quantile_plan(count, q, midpoint):
     """Which order statistics numpy's quantile ``q`` of ``count`` values reads.
 
@@ -117,7 +116,7 @@ def _quantile_plan(count, q, midpoint):
     return int(previous) + 1, 2, virtual - previous
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _combine(a, b, mode, gamma):
     """The quantile from order statistics ``a`` and ``b`` (see ``_quantile_plan``)."""
     if mode == 0:
@@ -132,7 +131,7 @@ def _combine(a, b, mode, gamma):
     return a + diff * gamma
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _next_present(bits, rank):
     """The smallest counted rank above ``rank``, from the bitmap of counted ranks.
 
@@ -151,7 +150,7 @@ def _next_present(bits, rank):
     return (word << 6) + int(trailing_zeros(bits[word]))
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _quantile_of(tree, m, top, bits, ranked, count, q, midpoint):
     """numpy's linear quantile ``q`` (or its median) of the ``count`` counted values."""
     k, mode, gamma = _quantile_plan(count, q, midpoint)
@@ -161,7 +160,7 @@ def _quantile_of(tree, m, top, bits, ranked, count, q, midpoint):
     return _combine(a, b, mode, gamma)
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _lower_bound(buffer, count, v):
     """The first index of the sorted ``buffer[:count]`` whose value is >= ``v``."""
     base = 0
@@ -173,7 +172,7 @@ def _lower_bound(buffer, count, v):
     return base + (1 if size == 1 and buffer[base] < v else 0)
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def _buffer_sweep(
     x,
     times,
@@ -273,7 +272,7 @@ def _buffer_sweep(
             out[dest, cols[k]] = _combine(a, b, mode, gamma)
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def _max_window_rows(times, g0, g1, timed, lo_offset, hi_offset):
     """The most rows any window of the group's rows [g0, g1) holds (two pointers)."""
     most = 0
@@ -294,7 +293,7 @@ def _max_window_rows(times, g0, g1, timed, lo_offset, hi_offset):
 _RUN = 16
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def _sort_block(x, start, stop, rows, values, spare_rows, spare_values):
     """The non-NaN rows of ``x[start:stop]`` and their values, in value order.
 
@@ -355,7 +354,7 @@ def _sort_block(x, start, stop, rows, values, spare_rows, spare_values):
 _MIN_BLOCK = 16  # 2**4: ``shift`` in ``quantile_sweeps`` starts at 4
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def quantile_sweeps(
     x,
     times,

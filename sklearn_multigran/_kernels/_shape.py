@@ -44,12 +44,11 @@ the row's position. It needs two distinct times among the window's values.
 import math
 
 import numpy as np
-from numba import njit
 
-from sklearn_multigran._config import NUMBA_CACHE
+from sklearn_multigran._kernels._cache import kernel
 
 
-@njit(cache=NUMBA_CACHE, nogil=True, inline="always")
+@kernel(nogil=True, inline="always")
 def _two_sum(total, compensation, x):
     """Add ``x`` to a compensated sum with Knuth's branch-free TwoSum."""
     t = total + x
@@ -58,7 +57,7 @@ def _two_sum(total, compensation, x):
     return t, compensation
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def slope_sweeps(
     x,
     times,
@@ -170,7 +169,7 @@ def slope_sweeps(
                 out[dest, col] = sxy / sxx if sxx > 0.0 else fill_value
 
 
-@njit(cache=NUMBA_CACHE, nogil=True)
+@kernel(nogil=True)
 def moment_sweeps(
     x,
     times,
