@@ -21,7 +21,7 @@ from sklearn_multigran.utils._time import as_pandas
 # the categories of each indicator, fixed so that every fit makes the same columns
 _INDICATORS = {
     "hour": range(24),
-    "dayofweek": range(7),  # Monday is 0, as in pandas
+    "day_of_week": range(7),  # Monday is 0, as in pandas
     "month": range(1, 13),
 }
 _INDEX_SOURCE = "index"
@@ -53,7 +53,7 @@ class CalendarFeatures(TransformerMixin, BaseEstimator):
     n_terms : int or list of int, default=3
         Harmonics of each period: one int for all, or one per period.
 
-    indicators : list or tuple of {"hour", "dayofweek", "month"}, default=()
+    indicators : list or tuple of {"hour", "day_of_week", "month"}, default=()
         One-hot indicators of the wall clock's hour (0-23), day of the week
         (Monday is 0) and month (1-12); every category gets a column, whether or
         not the data hold it. They need datetimes.

@@ -61,7 +61,7 @@ def test_indicators_match_the_wall_clock_fields():
     zone = "America/Santiago"
     times = pd.date_range("2024-01-01", periods=2000, freq="7h", tz="UTC")
     calendar = CalendarFeatures(
-        ("1D",), n_terms=1, indicators=("hour", "dayofweek", "month"), tz=zone
+        ("1D",), n_terms=1, indicators=("hour", "day_of_week", "month"), tz=zone
     )
     out = calendar.set_output(transform="pandas").fit_transform(
         pd.DataFrame(index=times)
@@ -72,9 +72,9 @@ def test_indicators_match_the_wall_clock_fields():
         hours = row.filter(like="__hour_")
         assert hours.sum() == 1
         assert hours[f"index__hour_{wall.hour}"] == 1
-        days = row.filter(like="__dayofweek_")
+        days = row.filter(like="__day_of_week_")
         assert days.sum() == 1
-        assert days[f"index__dayofweek_{wall.weekday()}"] == 1
+        assert days[f"index__day_of_week_{wall.weekday()}"] == 1
         months = row.filter(like="__month_")
         assert months.sum() == 1
         assert months[f"index__month_{wall.month}"] == 1
@@ -178,7 +178,7 @@ def test_polars_input_matches_pandas():
     times = pd.date_range("2024-01-01", periods=30, freq="5h")
     frame = pd.DataFrame({"when": times, "load": np.arange(30.0)})
     calendar = CalendarFeatures(
-        ("1D", "7D"), indicators=("dayofweek",), time_column="when"
+        ("1D", "7D"), indicators=("day_of_week",), time_column="when"
     )
     np.testing.assert_array_equal(
         calendar.fit_transform(pl.from_pandas(frame)), calendar.fit_transform(frame)

@@ -59,7 +59,9 @@ from sklearn_multigran.utils._compat import Interval, StrOptions, _fit_context
 from sklearn_multigran.utils._time import (
     as_pandas,
     as_times,
+    calendar_freq,
     factorize_groups,
+    fixed_step_ns,
     grid_positions,
     grid_step,
     most_common_step,
@@ -127,9 +129,9 @@ def _steps_per(step, period_ns):
     Calendar offsets (month starts, business days) have no fixed length: None.
     A result of 1 (a daily grid has no daily cycle) is None too.
     """
-    if not isinstance(step, pd.offsets.Tick):
+    step_ns = fixed_step_ns(step)
+    if step_ns is None:
         return None
-    step_ns = pd.Timedelta(step).value
     count, remainder = divmod(period_ns, step_ns)
     return int(count) if remainder == 0 and count >= 2 else None
 
@@ -141,9 +143,7 @@ def _steps_per_year(step):
         return 24 if name.startswith("SemiMonth") else 12
     if name.startswith(("Quarter", "BQuarter")):
         return 4
-    if name == "Week" or (
-        isinstance(step, pd.offsets.Tick) and step == pd.Timedelta(7, "D")
-    ):
+    if name == "Week" or fixed_step_ns(step) == 7 * 86_400 * 10**9:
         return 52
     return None
 
@@ -416,12 +416,9 @@ class _BaseForecaster(BaseEstimator):
     @staticmethod
     def _infer_step(values, codes, param):
         """``pandas.infer_freq`` on the longest series, else the most common step."""
-        longest = np.bincount(codes).argmax()
-        own = np.unique(values[codes == longest])
-        if len(own) >= 3:
-            inferred = pd.infer_freq(pd.DatetimeIndex(own))
-            if inferred is not None:
-                return pd.tseries.frequencies.to_offset(inferred)
+        inferred = calendar_freq(values, codes)
+        if inferred is not None:
+            return inferred
         order = np.lexsort((values.view(np.int64), codes))
         step = most_common_step(values.view(np.int64)[order], codes[order])
         if step is None:
@@ -617,8 +614,8 @@ class _BaseForecaster(BaseEstimator):
 
     def _positions_of(self, ns, start, n):
         """Grid positions of times ``ns`` in a series of ``n`` steps; -1 if outside."""
-        if isinstance(self.freq_, pd.offsets.Tick):
-            step = pd.Timedelta(self.freq_).value
+        step = fixed_step_ns(self.freq_)
+        if step is not None:
             pos, rem = np.divmod(ns - start, step)
             ok = (rem == 0) & (pos >= 0) & (pos < n)
         else:
@@ -640,8 +637,8 @@ class _BaseForecaster(BaseEstimator):
     def _time_of(self, start, positions):
         """Times (UTC-naive) at grid ``positions`` of a series starting at ``start``."""
         positions = np.asarray(positions)
-        if isinstance(self.freq_, pd.offsets.Tick):
-            step = pd.Timedelta(self.freq_).value
+        step = fixed_step_ns(self.freq_)
+        if step is not None:
             out = (start + positions.astype(np.int64) * step).astype("datetime64[ns]")
             return pd.DatetimeIndex(out) if positions.ndim else pd.Timestamp(out)
         grid = pd.date_range(

@@ -128,7 +128,7 @@ class NaiveForecaster(_BaseForecaster):
         >>> naive = NaiveForecaster(3, strategy="seasonal").fit(series)
         >>> naive.season_
         96
-        >>> naive.predict().round(3)
+        >>> naive.predict().round({"prediction": 3})
                        origin  step                time  prediction
         0 2024-01-07 23:45:00     1 2024-01-08 00:00:00       9.051
         1 2024-01-07 23:45:00     2 2024-01-08 00:15:00       8.962
@@ -263,7 +263,7 @@ class WindowRidgeForecaster(_BaseForecaster):
         >>> ridge = WindowRidgeForecaster(4, lookback=96).fit(series)
         >>> ridge.lookback_, ridge.alpha_
         (96, 1000.0)
-        >>> ridge.predict_interval().round(2)
+        >>> ridge.predict_interval().round({"prediction": 2, "lower": 2, "upper": 2})
                        origin  step                time  prediction  lower  upper
         0 2024-01-14 23:45:00     1 2024-01-15 00:00:00       10.21   9.70  10.73
         1 2024-01-14 23:45:00     2 2024-01-15 00:15:00       10.38   9.74  11.03

@@ -29,6 +29,7 @@ from sklearn_multigran.utils._time import (
     column_or_array,
     describe_group,
     factorize_groups,
+    fixed_step_ns,
     grid_positions,
     grid_step,
     show_time,
@@ -396,8 +397,9 @@ def horizon_frame(predictions, time, *, group=None, freq=None, start=1):
     if is_datetime:
         # The original index keeps a time zone, if any.
         origin = pd.DatetimeIndex(times).repeat(horizon)
-        if isinstance(step, pd.offsets.Tick):
-            target_time = origin + h_col * pd.Timedelta(step)
+        step_ns = fixed_step_ns(step)
+        if step_ns is not None:
+            target_time = origin + h_col * pd.Timedelta(step_ns, "ns")
         else:
             # Calendar offsets (month starts, business days) have no fixed length.
             target_time = pd.Series(origin)

@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from sklearn_multigran.utils._time import as_pandas, as_times, grid_step
+from sklearn_multigran.utils._time import (
+    as_pandas,
+    as_times,
+    fixed_step_ns,
+    grid_step,
+)
 
 __all__ = ["HorizonTimeSeriesSplit"]
 
@@ -241,7 +246,8 @@ class HorizonTimeSeriesSplit(BaseCrossValidator):
         steps = self.horizon + self.gap
         if not is_datetime:
             return values + steps * step
-        if isinstance(step, pd.offsets.Tick):
-            return values + steps * pd.Timedelta(step).to_timedelta64()
+        step_ns = fixed_step_ns(step)
+        if step_ns is not None:
+            return values + np.timedelta64(steps * step_ns, "ns")
         # calendar offsets (month starts, business days) have no fixed length
         return (pd.DatetimeIndex(values) + steps * step).to_numpy()

@@ -25,6 +25,8 @@ import pandas as pd
 __all__ = [
     "as_pandas",
     "as_times",
+    "calendar_freq",
+    "fixed_step_ns",
     "column_or_array",
     "datetime_ns",
     "describe_group",
@@ -249,6 +251,38 @@ def most_common_step(ns, codes):
     return int(values[np.argmax(counts)])
 
 
+def fixed_step_ns(step):
+    """The length of a grid step in nanoseconds, or None for calendar offsets.
+
+    Times here are UTC (or naive), where a day is 24 hours: pandas 3 made ``Day`` a
+    calendar offset (a day of the wall clock, 23 or 25 hours across DST) rather than
+    a ``Tick``, but on UTC times it is 24 hours as it was before.
+    """
+    if isinstance(step, pd.offsets.Tick):
+        return int(pd.Timedelta(step).value)
+    if isinstance(step, pd.offsets.Day):
+        return int(step.n) * 86_400 * 10**9
+    return None
+
+
+def calendar_freq(values, codes):
+    """``pandas.infer_freq`` of the longest group as an offset, or None.
+
+    ``values`` are datetime64[ns]. None when the group has fewer than three times or
+    pandas finds no regular frequency in them.
+    """
+    longest = np.bincount(codes).argmax()
+    own = np.unique(values[codes == longest])
+    if len(own) < 3:
+        return None
+    with warnings.catch_warnings():
+        # pandas 3 warns that infer_freq will return an offset instead of a
+        # string; to_offset takes either.
+        warnings.filterwarnings("ignore", message=".*infer_freq.*")
+        inferred = pd.infer_freq(pd.DatetimeIndex(own))
+    return None if inferred is None else pd.tseries.frequencies.to_offset(inferred)
+
+
 def infer_datetime_freq(values, codes, param):
     """``pandas.infer_freq`` on the longest group, else the smallest step.
 
@@ -257,16 +291,9 @@ def infer_datetime_freq(values, codes, param):
     short groups and grids with gaps, where it is the grid step unless every step
     is a gap.
     """
-    longest = np.bincount(codes).argmax()
-    own = np.unique(values[codes == longest])
-    if len(own) >= 3:
-        with warnings.catch_warnings():
-            # pandas 3 warns that infer_freq will return an offset instead of a
-            # string; to_offset below takes either.
-            warnings.filterwarnings("ignore", message=".*infer_freq.*")
-            inferred = pd.infer_freq(pd.DatetimeIndex(own))
-        if inferred is not None:
-            return pd.tseries.frequencies.to_offset(inferred)
+    inferred = calendar_freq(values, codes)
+    if inferred is not None:
+        return inferred
     step = min_step(values.view(np.int64), codes)
     if step is None:
         raise ValueError(
@@ -315,9 +342,10 @@ def grid_positions(times, codes, freq, param="time"):
     step = grid_step(values, is_datetime, codes, freq, param)
     if is_datetime:
         index = pd.DatetimeIndex(values)
-        if isinstance(step, pd.offsets.Tick):
+        step_ns = fixed_step_ns(step)
+        if step_ns is not None:
             rel = values.view(np.int64) - values.view(np.int64).min()
-            pos, rem = np.divmod(rel, pd.Timedelta(step).value)
+            pos, rem = np.divmod(rel, step_ns)
             off_grid = rem != 0
         else:
             grid = pd.date_range(index.min(), index.max(), freq=step)
