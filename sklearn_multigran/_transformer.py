@@ -15,6 +15,12 @@ from sklearn_multigran._kernels._dispatch import (
     rows_in_order,
     window_statistics,
 )
+from sklearn_multigran._kernels._dispatch_stats import (
+    FIXED_STATISTICS,
+    check_statistic,
+    is_extra_statistic,
+    quantile_level,
+)
 from sklearn_multigran._kernels._rolling import STAT_CODES
 from sklearn_multigran.utils._compat import (
     Interval,
@@ -27,7 +33,11 @@ from sklearn_multigran.utils._compat import (
 )
 from sklearn_multigran.utils._time import as_pandas, datetime_ns, factorize_groups
 
-_STATS = tuple(STAT_CODES)
+_STATS = (*STAT_CODES, *FIXED_STATISTICS)
+# EWM statistics weigh the whole past: the history kept for them reaches this many
+# half-lives beyond their largest lag, where the weights left out sum to less than
+# 2^-64 of those kept (below float64's resolution of the result)
+_EWM_HALF_LIVES = 64
 # how pandas' int64 view of datetimes holds NaT
 _NAT = np.iinfo(np.int64).min
 
@@ -53,8 +63,22 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         source: a DataFrame with a ``DatetimeIndex``, or ``time_column``.
 
     stats : list or tuple of str, default=("mean", "std", "min", "max")
-        Statistics among "mean", "std", "var", "min", "max", "sum", "count",
-        "first" and "last". NaN values are skipped by all of them.
+        Statistics, in any mix and order (the output follows it):
+
+        - "mean", "std", "var", "min", "max", "sum", "count", "first", "last";
+        - "median" and quantiles "q<level>" for any level in (0, 1), such as
+          "q0.9" (numpy's default linear interpolation);
+        - "slope": least-squares slope of the values against time inside the
+          window, in value units per granularity (per row for ints);
+        - "skew", "kurt": sample skewness and excess kurtosis, as pandas;
+        - "ewm_mean", "ewm_std": exponentially weighted over the whole past of
+          the series (not just the window), with the granularity as the
+          half-life, as pandas ``ewm(halflife=g, times=t)``; lag ``k`` is the
+          value as of ``t - k g``. "ewm_std" follows ``ddof``: 0 is the
+          uncorrected weighted std (pandas' ``bias=True``), 1 pandas' default
+          bias correction.
+
+        NaN values are skipped by all of them.
 
     n_lags : int, default=1
         Windows per granularity. Lag ``k`` is the lag-0 window moved back by ``k``
@@ -82,7 +106,8 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     ddof : int, default=0
         Delta degrees of freedom of "std" and "var"; a window with no more than
-        ``ddof`` values yields ``fill_value``.
+        ``ddof`` values yields ``fill_value``. For "ewm_std", any non-zero value
+        selects pandas' bias correction.
 
     Attributes
     ----------
@@ -98,9 +123,11 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     history_values_ : ndarray of shape (n_history, n_value_columns)
         The last rows of each series seen in ``fit``, as much as the longest window
-        reaches back. ``transform`` prepends them to series whose rows all come
-        after the fitted data, so their first windows see the fitted past. Empty
-        without a time source.
+        reaches back (for "ewm_mean" and "ewm_std", 64 half-lives beyond the
+        largest lag, where the weights left out fall below float64's resolution).
+        ``transform`` prepends them to series whose rows all come after the fitted
+        data, so their first windows see the fitted past. Empty without a time
+        source.
 
     history_times_ : ndarray of shape (n_history,)
         Timestamps (int64 nanoseconds since the epoch, UTC) of ``history_values_``.
@@ -348,20 +375,47 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     def _check_stats(self):
         stats = list(self.stats)
+        choices = f"{list(_STATS)} or a quantile 'q<level>' such as 'q0.9'"
         if not stats:
             raise ValueError(
                 f"stats={self.stats!r} is empty; pass at least one statistic among "
-                f"{list(_STATS)}."
+                f"{choices}."
             )
-        unknown = [stat for stat in stats if stat not in STAT_CODES]
+        unknown = [
+            stat
+            for stat in stats
+            if not isinstance(stat, str)
+            or (stat not in STAT_CODES and not is_extra_statistic(stat))
+        ]
         if unknown:
             raise ValueError(
                 f"stats={self.stats!r} has unknown statistics {unknown}; choose "
-                f"among {list(_STATS)}."
+                f"among {choices}."
             )
-        if len(set(stats)) != len(stats):
+        for stat in stats:
+            if stat not in STAT_CODES:
+                try:
+                    check_statistic(stat)
+                except ValueError as error:
+                    raise ValueError(f"stats={self.stats!r}: {error}") from None
+        # "median" is "q0.5", and "q0.9" is "q0.90": the same feature twice
+        keys = [
+            ("q", 0.5 if stat == "median" else quantile_level(stat))
+            if stat == "median" or stat not in STAT_CODES and stat[0] == "q"
+            else stat
+            for stat in stats
+        ]
+        if len(set(keys)) != len(keys):
+            twice = sorted(
+                {
+                    stat
+                    for stat, key in zip(stats, keys, strict=True)
+                    if keys.count(key) > 1
+                }
+            )
             raise ValueError(
-                f"stats={self.stats!r} names a statistic twice; list each once."
+                f"stats={self.stats!r} names the same statistic twice ({twice}); "
+                "list each once."
             )
 
     def _read_input(self, X, granularities, reset):
@@ -529,16 +583,15 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 )
                 if hi > lo
             }
-            row_reach = max(
-                (g.size for g in self.granularities_ if g.kind == "rows"), default=0
-            )
-            time_reach = max(
-                (g.size for g in self.granularities_ if g.kind == "time"), default=0
-            )
-            # lag n_lags - 1 of a window starts n_lags windows back; one more row
-            # for closed="both"
-            row_reach = self.n_lags * row_reach + 1
-            time_reach = self.n_lags * time_reach
+            # lag n_lags - 1 of a window starts n_lags windows back (EWM reaches
+            # _EWM_HALF_LIVES half-lives further); one more row for closed="both"
+            ewm = any(stat in ("ewm_mean", "ewm_std") for stat in self.stats)
+            extra = _EWM_HALF_LIVES - 1 if ewm else 0
+            reach = {"rows": 0, "time": 0}
+            for g in self.granularities_:
+                reach[g.kind] = max(reach[g.kind], (self.n_lags + extra) * g.size)
+            row_reach = reach["rows"] + 1
+            time_reach = reach["time"]
             tails = []
             for lo, hi in zip(group_starts[:-1], group_starts[1:], strict=True):
                 first = max(lo, hi - row_reach)

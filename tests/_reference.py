@@ -279,3 +279,59 @@ def naive_window_statistics_extra(
                                 )
                             out[out_rows[i], col] = value
     return out
+
+
+# Any mix of statistics, assembled one statistic at a time
+# --------------------------------------------------------------------------------------
+
+
+def naive_mixed_window_statistics(values, times, group_starts, windows, **params):
+    """``window_statistics`` for any mix of statistics, one naive twin per statistic.
+
+    Each statistic is computed alone by its family's twin, then placed at its
+    column of the documented layout (granularity, column, statistic, lag).
+    """
+    stats = list(params.pop("stats"))
+    n_lags = params.pop("n_lags")
+    n_columns = np.asarray(values).shape[1]
+    n_stats = len(stats)
+    per_granularity = n_columns * n_stats * n_lags
+    out = np.full((params["n_out"], len(windows) * per_granularity), np.nan)
+    for k, stat in enumerate(stats):
+        twin = (
+            naive_window_statistics
+            if stat in STAT_FUNCS or stat == "count"
+            else naive_window_statistics_extra
+        )
+        alone = twin(
+            values, times, group_starts, windows, stats=[stat], n_lags=n_lags, **params
+        )
+        for g in range(len(windows)):
+            for c in range(n_columns):
+                for lag in range(n_lags):
+                    col = g * per_granularity + (c * n_stats + k) * n_lags + lag
+                    out[:, col] = alone[:, (g * n_columns + c) * n_lags + lag]
+    return out
+
+
+def naive_mixed_transform(values, times, groups, windows, **params):
+    """``naive_transform`` for any mix of statistics."""
+    n_rows = len(times)
+    group_ids = {}
+    for key in groups:
+        group_ids.setdefault(key, len(group_ids))
+    order = sorted(range(n_rows), key=lambda r: (group_ids[groups[r]], times[r], r))
+    sorted_groups = [group_ids[groups[r]] for r in order]
+    group_starts = [0] + [
+        k for k in range(1, n_rows) if sorted_groups[k] != sorted_groups[k - 1]
+    ]
+    group_starts.append(n_rows)
+    return naive_mixed_window_statistics(
+        np.asarray(values, dtype=np.float64)[order],
+        np.asarray(times, dtype=np.int64)[order],
+        np.asarray(group_starts),
+        windows,
+        out_rows=np.asarray(order),
+        n_out=n_rows,
+        **params,
+    )
