@@ -81,9 +81,18 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         NaN values are skipped by all of them.
 
     n_lags : int, default=1
-        Windows per granularity. Lag ``k`` is the lag-0 window moved back by ``k``
-        granularities: in time for durations (gaps in the data stay gaps), in rows
-        for ints.
+        Windows per granularity: lags ``0 .. n_lags - 1``. Lag ``k`` is the lag-0
+        window moved back by ``k`` granularities: in time for durations (gaps in
+        the data stay gaps), in rows for ints.
+
+    lags : int, list of int or dict, default=None
+        Which lags each granularity gets, instead of ``n_lags``: an int ``n``
+        (lags ``0 .. n - 1``, as ``n_lags``), a list of distinct lag indices such
+        as ``[0, 1, 2, 24, 168]`` for ``"1h"`` (the last three hours, the same
+        hour yesterday and a week ago: seasonal windows), or a dict from
+        granularities, as written in ``granularities``, to either; granularities
+        the dict leaves out get lag 0 only. The output follows each list's
+        order. None uses ``n_lags``; setting both is an error.
 
     closed : {"left", "right", "both", "neither"}, default="left"
         Which ends of the window are included, as in pandas. "left" is the strict
@@ -114,6 +123,9 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
     granularities_ : list of Granularity
         Parsed granularities: ``(name, kind, size)`` with ``kind`` "rows" or "time"
         and ``size`` in rows or nanoseconds.
+
+    lags_ : list of tuple of int
+        The lag indices of each granularity, in output order.
 
     n_features_in_ : int
         Number of input columns, the time and group columns included.
@@ -186,6 +198,13 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         "granularities": [list, tuple],
         "stats": [list, tuple],
         "n_lags": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lags": [
+            None,
+            Interval(numbers.Integral, 1, None, closed="left"),
+            list,
+            tuple,
+            dict,
+        ],
         "closed": [StrOptions({"left", "right", "both", "neither"})],
         "time_column": [str, None],
         "group_column": [str, None],
@@ -200,6 +219,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         *,
         stats=("mean", "std", "min", "max"),
         n_lags=1,
+        lags=None,
         closed="left",
         time_column=None,
         group_column=None,
@@ -210,6 +230,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         self.granularities = granularities
         self.stats = stats
         self.n_lags = n_lags
+        self.lags = lags
         self.closed = closed
         self.time_column = time_column
         self.group_column = group_column
@@ -276,6 +297,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         order, group_starts = _sort_rows(times, codes, len(keys))
         _check_no_nat(times, order, group_starts, time_source, 0)
         self.granularities_ = granularities
+        self.lags_ = self._check_lags(granularities)
         self._store_history(
             values, times, codes, keys, time_source, order, group_starts
         )
@@ -331,7 +353,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             times,
             group_starts,
             [(g.kind, g.size) for g in self.granularities_],
-            n_lags=self.n_lags,
+            lags=self.lags_,
             closed=self.closed,
             stats=list(self.stats),
             min_periods=self.min_periods,
@@ -361,10 +383,10 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         columns = [str(name) for name in input_features if name not in skip]
         names = [
             f"{column}__{granularity.name}__{stat}__lag{lag}"
-            for granularity in self.granularities_
+            for granularity, lags in zip(self.granularities_, self.lags_, strict=True)
             for column in columns
             for stat in self.stats
-            for lag in range(self.n_lags)
+            for lag in lags
         ]
         return np.asarray(names, dtype=object)
 
@@ -372,6 +394,76 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+    def _check_lags(self, granularities):
+        """Each granularity's lag indices, from ``lags`` or ``n_lags``."""
+        if self.lags is None:
+            return [tuple(range(self.n_lags))] * len(granularities)
+        if self.n_lags != 1:
+            raise ValueError(
+                f"n_lags={self.n_lags!r} and lags={self.lags!r} are both set; give "
+                "the lags one way: lags alone (an int is a count, as n_lags), or "
+                "n_lags alone with lags=None."
+            )
+        if not isinstance(self.lags, dict):
+            return [self._lag_list(self.lags, "lags")] * len(granularities)
+        found = [False] * len(granularities)
+        out = [(0,)] * len(granularities)
+        for key, spec in self.lags.items():
+            # as written in granularities, or by the granularity's name
+            matches = [
+                k
+                for k, (written, g) in enumerate(
+                    zip(self.granularities, granularities, strict=True)
+                )
+                if (type(key) is type(written) and key == written)
+                or (isinstance(key, str) and key == g.name)
+            ]
+            if not matches:
+                raise ValueError(
+                    f"lags has the key {key!r}, which is not one of granularities="
+                    f"{self.granularities!r}; key the dict by granularities as "
+                    "written there."
+                )
+            for k in matches:
+                if found[k]:
+                    raise ValueError(
+                        f"lags gives granularity {self.granularities[k]!r} twice; "
+                        "give each granularity one entry."
+                    )
+                found[k] = True
+                out[k] = self._lag_list(spec, f"lags[{key!r}]")
+        return out
+
+    @staticmethod
+    def _lag_list(spec, param):
+        """A tuple of lag indices from an int count or a list of indices."""
+        if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+            if spec < 1:
+                raise ValueError(
+                    f"{param}={spec!r} counts lags and must be at least 1; pass a "
+                    "list such as [0] for given lag indices."
+                )
+            return tuple(range(int(spec)))
+        if not isinstance(spec, (list, tuple)) or not spec:
+            raise ValueError(
+                f"{param}={spec!r} must be a count of lags (int) or a non-empty "
+                "list of lag indices such as [0, 1, 24]."
+            )
+        bad = [
+            lag
+            for lag in spec
+            if not isinstance(lag, numbers.Integral) or isinstance(lag, bool) or lag < 0
+        ]
+        if bad:
+            raise ValueError(
+                f"{param}={spec!r} holds {bad}, which are not lag indices; lags "
+                "are integers >= 0 (0 is the window ending at the row)."
+            )
+        lags = tuple(int(lag) for lag in spec)
+        if len(set(lags)) != len(lags):
+            raise ValueError(f"{param}={spec!r} lists a lag twice; list each lag once.")
+        return lags
 
     def _check_stats(self):
         stats = list(self.stats)
@@ -583,13 +675,14 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 )
                 if hi > lo
             }
-            # lag n_lags - 1 of a window starts n_lags windows back (EWM reaches
+            # lag k of a window starts k + 1 windows back (EWM reaches
             # _EWM_HALF_LIVES half-lives further); one more row for closed="both"
             ewm = any(stat in ("ewm_mean", "ewm_std") for stat in self.stats)
             extra = _EWM_HALF_LIVES - 1 if ewm else 0
             reach = {"rows": 0, "time": 0}
-            for g in self.granularities_:
-                reach[g.kind] = max(reach[g.kind], (self.n_lags + extra) * g.size)
+            for g, lags in zip(self.granularities_, self.lags_, strict=True):
+                windows_back = max(lags) + 1 + extra
+                reach[g.kind] = max(reach[g.kind], windows_back * g.size)
             row_reach = reach["rows"] + 1
             time_reach = reach["time"]
             tails = []

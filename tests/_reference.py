@@ -285,18 +285,26 @@ def naive_window_statistics_extra(
 # --------------------------------------------------------------------------------------
 
 
-def naive_mixed_window_statistics(values, times, group_starts, windows, **params):
+def naive_mixed_window_statistics(
+    values, times, group_starts, windows, *, lags=None, **params
+):
     """``window_statistics`` for any mix of statistics, one naive twin per statistic.
 
-    Each statistic is computed alone by its family's twin, then placed at its
-    column of the documented layout (granularity, column, statistic, lag).
+    Each statistic is computed alone by its family's twin (over lags ``0 .. L``,
+    ``L`` the largest asked for), then its lags are placed at their columns of the
+    documented layout (granularity, column, statistic, lag). ``lags``: each
+    window's list of lag indices; None takes ``range(n_lags)``.
     """
     stats = list(params.pop("stats"))
-    n_lags = params.pop("n_lags")
+    n_lags = params.pop("n_lags", 1)
+    if lags is None:
+        lags = [list(range(n_lags)) for _ in windows]
+    n_twin_lags = max(max(lag) for lag in lags) + 1
     n_columns = np.asarray(values).shape[1]
     n_stats = len(stats)
-    per_granularity = n_columns * n_stats * n_lags
-    out = np.full((params["n_out"], len(windows) * per_granularity), np.nan)
+    out = np.full(
+        (params["n_out"], n_columns * n_stats * sum(len(lag) for lag in lags)), np.nan
+    )
     for k, stat in enumerate(stats):
         twin = (
             naive_window_statistics
@@ -304,13 +312,24 @@ def naive_mixed_window_statistics(values, times, group_starts, windows, **params
             else naive_window_statistics_extra
         )
         alone = twin(
-            values, times, group_starts, windows, stats=[stat], n_lags=n_lags, **params
+            values,
+            times,
+            group_starts,
+            windows,
+            stats=[stat],
+            n_lags=n_twin_lags,
+            **params,
         )
+        col = 0
         for g in range(len(windows)):
             for c in range(n_columns):
-                for lag in range(n_lags):
-                    col = g * per_granularity + (c * n_stats + k) * n_lags + lag
-                    out[:, col] = alone[:, (g * n_columns + c) * n_lags + lag]
+                for s in range(n_stats):
+                    for lag in lags[g]:
+                        if s == k:
+                            out[:, col] = alone[
+                                :, (g * n_columns + c) * n_twin_lags + lag
+                            ]
+                        col += 1
     return out
 
 

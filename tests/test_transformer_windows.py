@@ -262,3 +262,194 @@ def test_ewm_after_fit_matches_the_whole_series(rng, granularities):
 def test_bad_statistics_errors_name_them(stats, match):
     with pytest.raises(ValueError, match=match):
         GranularityTransformer((2,), stats=stats).fit(np.zeros((3, 1)))
+
+
+# Lag lists
+# --------------------------------------------------------------------------------------
+
+lag_lists = st.one_of(
+    st.integers(1, 3),
+    st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True),
+)
+
+
+def _lag_lists(lags, granularities):
+    """The lag indices each granularity gets, read from the ``lags`` parameter."""
+
+    def one(spec):
+        return list(range(spec)) if isinstance(spec, int) else list(spec)
+
+    if isinstance(lags, dict):
+        return [one(lags[g]) if g in lags else [0] for g in granularities]
+    return [one(lags)] * len(granularities)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    frame=panels(max_rows=30),
+    granularities=granularity_lists,
+    stats=st.lists(st.sampled_from(STAT_POOL), min_size=1, max_size=4, unique=True),
+    lags=st.one_of(lag_lists, st.data()),
+    closed=st.sampled_from(["left", "right", "both", "neither"]),
+    grouped=st.booleans(),
+)
+def test_lag_lists_match_the_naive_twins(
+    frame, granularities, stats, lags, closed, grouped
+):
+    if not isinstance(lags, (int, list)):
+        # a dict over some of the granularities
+        keys = lags.draw(st.lists(st.sampled_from(granularities), unique=True))
+        lags = {key: lags.draw(lag_lists) for key in keys}
+    transformer = GranularityTransformer(
+        granularities,
+        stats=stats,
+        lags=lags,
+        closed=closed,
+        time_column="time",
+        group_column="series" if grouped else None,
+        fill_value=-1.0,
+    )
+    got = transformer.fit_transform(frame if grouped else frame.drop(columns="series"))
+    groups = frame["series"].tolist() if grouped else [None] * len(frame)
+    lag_lists_ = _lag_lists(lags, granularities)
+    expected = naive_mixed_transform(
+        frame[["x", "y"]].to_numpy(),
+        frame["time"].to_numpy().astype(np.int64),
+        groups,
+        _windows(transformer),
+        lags=lag_lists_,
+        closed=closed,
+        stats=stats,
+        min_periods=1,
+        ddof=0,
+        fill_value=-1.0,
+    )
+    names = [
+        f"{column}__{transformer.granularities_[g].name}__{stat}__lag{lag}"
+        for g in range(len(granularities))
+        for column in ("x", "y")
+        for stat in stats
+        for lag in lag_lists_[g]
+    ]
+    assert list(transformer.get_feature_names_out()) == names
+    scale = np.nanmax(np.abs(frame[["x", "y"]].to_numpy()), initial=1.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9 * scale**2)
+
+
+@pytest.mark.parametrize("closed", ["left", "right"])
+def test_seasonal_lags_match_pandas_shifted_windows(rng, closed):
+    """On a 15-minute grid, lag k of "1h" is ``rolling("1h")`` shifted by 4 k rows,
+    and lag k of 4 rows is ``rolling(4)`` shifted by 4 k rows."""
+    index = pd.date_range("2024-01-01", periods=24 * 4 * 10, freq="15min")
+    frame = pd.DataFrame({"v": rng.normal(size=len(index))}, index=index)
+    frame.iloc[rng.random(len(frame)) < 0.05, 0] = np.nan
+    lags = {"1h": [0, 1, 24, 168 // 24 * 24], 4: [3, 0]}
+    got = (
+        GranularityTransformer(
+            ("1h", 4), stats=("mean", "max", "median"), lags=lags, closed=closed
+        )
+        .set_output(transform="pandas")
+        .fit_transform(frame)
+    )
+    for window, name in (("1h", "1h"), (4, "4")):
+        roll = frame["v"].rolling(window, closed=closed, min_periods=1)
+        for stat, method in (("mean", roll.mean), ("max", roll.max)):
+            rolled = method()
+            for lag in lags[window]:
+                np.testing.assert_allclose(
+                    got[f"v__{name}__{stat}__lag{lag}"],
+                    rolled.shift(4 * lag),
+                    rtol=1e-12,
+                    atol=1e-12,
+                )
+        rolled = roll.median()
+        for lag in lags[window]:
+            np.testing.assert_allclose(
+                got[f"v__{name}__median__lag{lag}"], rolled.shift(4 * lag), rtol=1e-12
+            )
+    assert list(got.columns[-6:]) == [
+        "v__4__mean__lag3",
+        "v__4__mean__lag0",
+        "v__4__max__lag3",
+        "v__4__max__lag0",
+        "v__4__median__lag3",
+        "v__4__median__lag0",
+    ]
+
+
+@pytest.mark.parametrize("stats", [("mean", "min"), ("ewm_mean", "q0.5")])
+def test_history_reaches_the_largest_lag(rng, stats):
+    index = pd.date_range("2024-01-01", periods=24 * 20, freq="1h")
+    frame = pd.DataFrame({"v": rng.normal(size=len(index))}, index=index)
+    transformer = GranularityTransformer(
+        ("1h", 2), stats=stats, lags={"1h": [0, 24, 168], 2: 3}
+    )
+    whole = transformer.fit_transform(frame)
+    transformer.fit(frame.iloc[:300])
+    np.testing.assert_allclose(
+        transformer.transform(frame.iloc[300:]), whole[300:], rtol=1e-12, atol=1e-12
+    )
+
+
+def test_lag_lists_on_plain_arrays_are_rows(rng):
+    values = rng.normal(size=(50, 1))
+    got = GranularityTransformer((3,), stats=("sum",), lags=[2, 0]).fit_transform(
+        values
+    )
+    rolled = pd.Series(values[:, 0]).rolling(3, closed="left", min_periods=1).sum()
+    np.testing.assert_allclose(got[:, 0], rolled.shift(6), rtol=1e-12)
+    np.testing.assert_allclose(got[:, 1], rolled, rtol=1e-12)
+
+
+def test_an_int_lags_is_n_lags():
+    X = np.arange(20.0).reshape(10, 2)
+    np.testing.assert_array_equal(
+        GranularityTransformer((2,), lags=3).fit_transform(X),
+        GranularityTransformer((2,), n_lags=3).fit_transform(X),
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (
+            {"n_lags": 2, "lags": [0, 1]},
+            r"n_lags=2 and lags=\[0, 1\] are both set",
+        ),
+        ({"lags": {"2h": [0]}}, r"lags has the key '2h', which is not one of"),
+        ({"lags": [0, -1]}, r"lags=\[0, -1\] holds \[-1\], which are not lag"),
+        ({"lags": [0, 0]}, r"lags=\[0, 0\] lists a lag twice"),
+        ({"lags": []}, r"non-empty list of lag indices"),
+        ({"lags": [True]}, r"holds \[True\]"),
+        ({"lags": {"1h": 0}}, r"lags\['1h'\]=0 counts lags and must be at least 1"),
+        ({"lags": {"1h": "24"}}, r"lags\['1h'\]='24' must be a count"),
+        ({"lags": 0}, r"'lags' parameter"),
+    ],
+)
+def test_bad_lags_errors_name_the_parameter(params, match):
+    index = pd.date_range("2024-01-01", periods=5, freq="1h")
+    X = pd.DataFrame({"v": np.arange(5.0)}, index=index)
+    with pytest.raises(ValueError, match=match):
+        GranularityTransformer(("1h", 3), **params).fit(X)
+
+
+@pytest.mark.parametrize("granularity", [3, "20min"])
+def test_unsorted_lag_lists_match_the_naive_twins_for_every_statistic(rng, granularity):
+    frame = _irregular(rng, 80).reset_index(names="time")
+    transformer = GranularityTransformer(
+        (granularity,), stats=STAT_POOL, lags=[4, 0, 2], time_column="time"
+    )
+    got = transformer.fit_transform(frame)
+    expected = naive_mixed_transform(
+        frame[["v"]].to_numpy(),
+        frame["time"].to_numpy().astype(np.int64),
+        [None] * len(frame),
+        _windows(transformer),
+        lags=[[4, 0, 2]],
+        closed="left",
+        stats=STAT_POOL,
+        min_periods=1,
+        ddof=0,
+        fill_value=np.nan,
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
