@@ -15,6 +15,12 @@ from sklearn_multigran._kernels._dispatch import (
     rows_in_order,
     window_statistics,
 )
+from sklearn_multigran._kernels._dispatch_stats import (
+    FIXED_STATISTICS,
+    check_statistic,
+    is_extra_statistic,
+    quantile_level,
+)
 from sklearn_multigran._kernels._rolling import STAT_CODES
 from sklearn_multigran.utils._compat import (
     Interval,
@@ -27,7 +33,11 @@ from sklearn_multigran.utils._compat import (
 )
 from sklearn_multigran.utils._time import as_pandas, datetime_ns, factorize_groups
 
-_STATS = tuple(STAT_CODES)
+_STATS = (*STAT_CODES, *FIXED_STATISTICS)
+# EWM statistics weigh the whole past: the history kept for them reaches this many
+# half-lives beyond their largest lag, where the weights left out sum to less than
+# 2^-64 of those kept (below float64's resolution of the result)
+_EWM_HALF_LIVES = 64
 # how pandas' int64 view of datetimes holds NaT
 _NAT = np.iinfo(np.int64).min
 
@@ -53,13 +63,36 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         source: a DataFrame with a ``DatetimeIndex``, or ``time_column``.
 
     stats : list or tuple of str, default=("mean", "std", "min", "max")
-        Statistics among "mean", "std", "var", "min", "max", "sum", "count",
-        "first" and "last". NaN values are skipped by all of them.
+        Statistics, in any mix and order (the output follows it):
+
+        - "mean", "std", "var", "min", "max", "sum", "count", "first", "last";
+        - "median" and quantiles "q<level>" for any level in (0, 1), such as
+          "q0.9" (numpy's default linear interpolation);
+        - "slope": least-squares slope of the values against time inside the
+          window, in value units per granularity (per row for ints);
+        - "skew", "kurt": sample skewness and excess kurtosis, as pandas;
+        - "ewm_mean", "ewm_std": exponentially weighted over the whole past of
+          the series (not just the window), with the granularity as the
+          half-life, as pandas ``ewm(halflife=g, times=t)``; lag ``k`` is the
+          value as of ``t - k g``. "ewm_std" follows ``ddof``: 0 is the
+          uncorrected weighted std (pandas' ``bias=True``), 1 pandas' default
+          bias correction.
+
+        NaN values are skipped by all of them.
 
     n_lags : int, default=1
-        Windows per granularity. Lag ``k`` is the lag-0 window moved back by ``k``
-        granularities: in time for durations (gaps in the data stay gaps), in rows
-        for ints.
+        Windows per granularity: lags ``0 .. n_lags - 1``. Lag ``k`` is the lag-0
+        window moved back by ``k`` granularities: in time for durations (gaps in
+        the data stay gaps), in rows for ints.
+
+    lags : int, list of int or dict, default=None
+        Which lags each granularity gets, instead of ``n_lags``: an int ``n``
+        (lags ``0 .. n - 1``, as ``n_lags``), a list of distinct lag indices such
+        as ``[0, 1, 2, 24, 168]`` for ``"1h"`` (the last three hours, the same
+        hour yesterday and a week ago: seasonal windows), or a dict from
+        granularities, as written in ``granularities``, to either; granularities
+        the dict leaves out get lag 0 only. The output follows each list's
+        order. None uses ``n_lags``; setting both is an error.
 
     closed : {"left", "right", "both", "neither"}, default="left"
         Which ends of the window are included, as in pandas. "left" is the strict
@@ -82,13 +115,17 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     ddof : int, default=0
         Delta degrees of freedom of "std" and "var"; a window with no more than
-        ``ddof`` values yields ``fill_value``.
+        ``ddof`` values yields ``fill_value``. For "ewm_std", any non-zero value
+        selects pandas' bias correction.
 
     Attributes
     ----------
     granularities_ : list of Granularity
         Parsed granularities: ``(name, kind, size)`` with ``kind`` "rows" or "time"
         and ``size`` in rows or nanoseconds.
+
+    lags_ : list of tuple of int
+        The lag indices of each granularity, in output order.
 
     n_features_in_ : int
         Number of input columns, the time and group columns included.
@@ -98,9 +135,11 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
 
     history_values_ : ndarray of shape (n_history, n_value_columns)
         The last rows of each series seen in ``fit``, as much as the longest window
-        reaches back. ``transform`` prepends them to series whose rows all come
-        after the fitted data, so their first windows see the fitted past. Empty
-        without a time source.
+        reaches back (for "ewm_mean" and "ewm_std", 64 half-lives beyond the
+        largest lag, where the weights left out fall below float64's resolution).
+        ``transform`` prepends them to series whose rows all come after the fitted
+        data, so their first windows see the fitted past. Empty without a time
+        source.
 
     history_times_ : ndarray of shape (n_history,)
         Timestamps (int64 nanoseconds since the epoch, UTC) of ``history_values_``.
@@ -159,6 +198,13 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         "granularities": [list, tuple],
         "stats": [list, tuple],
         "n_lags": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lags": [
+            None,
+            Interval(numbers.Integral, 1, None, closed="left"),
+            list,
+            tuple,
+            dict,
+        ],
         "closed": [StrOptions({"left", "right", "both", "neither"})],
         "time_column": [str, None],
         "group_column": [str, None],
@@ -173,6 +219,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         *,
         stats=("mean", "std", "min", "max"),
         n_lags=1,
+        lags=None,
         closed="left",
         time_column=None,
         group_column=None,
@@ -183,6 +230,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         self.granularities = granularities
         self.stats = stats
         self.n_lags = n_lags
+        self.lags = lags
         self.closed = closed
         self.time_column = time_column
         self.group_column = group_column
@@ -249,6 +297,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         order, group_starts = _sort_rows(times, codes, len(keys))
         _check_no_nat(times, order, group_starts, time_source, 0)
         self.granularities_ = granularities
+        self.lags_ = self._check_lags(granularities)
         self._store_history(
             values, times, codes, keys, time_source, order, group_starts
         )
@@ -304,7 +353,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             times,
             group_starts,
             [(g.kind, g.size) for g in self.granularities_],
-            n_lags=self.n_lags,
+            lags=self.lags_,
             closed=self.closed,
             stats=list(self.stats),
             min_periods=self.min_periods,
@@ -334,10 +383,10 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         columns = [str(name) for name in input_features if name not in skip]
         names = [
             f"{column}__{granularity.name}__{stat}__lag{lag}"
-            for granularity in self.granularities_
+            for granularity, lags in zip(self.granularities_, self.lags_, strict=True)
             for column in columns
             for stat in self.stats
-            for lag in range(self.n_lags)
+            for lag in lags
         ]
         return np.asarray(names, dtype=object)
 
@@ -346,22 +395,119 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
+    def _check_lags(self, granularities):
+        """Each granularity's lag indices, from ``lags`` or ``n_lags``."""
+        if self.lags is None:
+            return [tuple(range(self.n_lags))] * len(granularities)
+        if self.n_lags != 1:
+            raise ValueError(
+                f"n_lags={self.n_lags!r} and lags={self.lags!r} are both set; give "
+                "the lags one way: lags alone (an int is a count, as n_lags), or "
+                "n_lags alone with lags=None."
+            )
+        if not isinstance(self.lags, dict):
+            return [self._lag_list(self.lags, "lags")] * len(granularities)
+        found = [False] * len(granularities)
+        out = [(0,)] * len(granularities)
+        for key, spec in self.lags.items():
+            # as written in granularities, or by the granularity's name
+            matches = [
+                k
+                for k, (written, g) in enumerate(
+                    zip(self.granularities, granularities, strict=True)
+                )
+                if (type(key) is type(written) and key == written)
+                or (isinstance(key, str) and key == g.name)
+            ]
+            if not matches:
+                raise ValueError(
+                    f"lags has the key {key!r}, which is not one of granularities="
+                    f"{self.granularities!r}; key the dict by granularities as "
+                    "written there."
+                )
+            for k in matches:
+                if found[k]:
+                    raise ValueError(
+                        f"lags gives granularity {self.granularities[k]!r} twice; "
+                        "give each granularity one entry."
+                    )
+                found[k] = True
+                out[k] = self._lag_list(spec, f"lags[{key!r}]")
+        return out
+
+    @staticmethod
+    def _lag_list(spec, param):
+        """A tuple of lag indices from an int count or a list of indices."""
+        if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+            if spec < 1:
+                raise ValueError(
+                    f"{param}={spec!r} counts lags and must be at least 1; pass a "
+                    "list such as [0] for given lag indices."
+                )
+            return tuple(range(int(spec)))
+        if not isinstance(spec, (list, tuple)) or not spec:
+            raise ValueError(
+                f"{param}={spec!r} must be a count of lags (int) or a non-empty "
+                "list of lag indices such as [0, 1, 24]."
+            )
+        bad = [
+            lag
+            for lag in spec
+            if not isinstance(lag, numbers.Integral) or isinstance(lag, bool) or lag < 0
+        ]
+        if bad:
+            raise ValueError(
+                f"{param}={spec!r} holds {bad}, which are not lag indices; lags "
+                "are integers >= 0 (0 is the window ending at the row)."
+            )
+        lags = tuple(int(lag) for lag in spec)
+        if len(set(lags)) != len(lags):
+            raise ValueError(f"{param}={spec!r} lists a lag twice; list each lag once.")
+        return lags
+
     def _check_stats(self):
         stats = list(self.stats)
+        choices = f"{list(_STATS)} or a quantile 'q<level>' such as 'q0.9'"
         if not stats:
             raise ValueError(
                 f"stats={self.stats!r} is empty; pass at least one statistic among "
-                f"{list(_STATS)}."
+                f"{choices}."
             )
-        unknown = [stat for stat in stats if stat not in STAT_CODES]
+        unknown = [
+            stat
+            for stat in stats
+            if not isinstance(stat, str)
+            or (stat not in STAT_CODES and not is_extra_statistic(stat))
+        ]
         if unknown:
             raise ValueError(
                 f"stats={self.stats!r} has unknown statistics {unknown}; choose "
-                f"among {list(_STATS)}."
+                f"among {choices}."
             )
-        if len(set(stats)) != len(stats):
+        for stat in stats:
+            if stat not in STAT_CODES:
+                try:
+                    check_statistic(stat)
+                except ValueError as error:
+                    raise ValueError(f"stats={self.stats!r}: {error}") from None
+        # "median" is "q0.5", and "q0.9" is "q0.90": the same feature twice
+        keys = [
+            ("q", 0.5 if stat == "median" else quantile_level(stat))
+            if stat == "median" or stat not in STAT_CODES and stat[0] == "q"
+            else stat
+            for stat in stats
+        ]
+        if len(set(keys)) != len(keys):
+            twice = sorted(
+                {
+                    stat
+                    for stat, key in zip(stats, keys, strict=True)
+                    if keys.count(key) > 1
+                }
+            )
             raise ValueError(
-                f"stats={self.stats!r} names a statistic twice; list each once."
+                f"stats={self.stats!r} names the same statistic twice ({twice}); "
+                "list each once."
             )
 
     def _read_input(self, X, granularities, reset):
@@ -529,16 +675,16 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 )
                 if hi > lo
             }
-            row_reach = max(
-                (g.size for g in self.granularities_ if g.kind == "rows"), default=0
-            )
-            time_reach = max(
-                (g.size for g in self.granularities_ if g.kind == "time"), default=0
-            )
-            # lag n_lags - 1 of a window starts n_lags windows back; one more row
-            # for closed="both"
-            row_reach = self.n_lags * row_reach + 1
-            time_reach = self.n_lags * time_reach
+            # lag k of a window starts k + 1 windows back (EWM reaches
+            # _EWM_HALF_LIVES half-lives further); one more row for closed="both"
+            ewm = any(stat in ("ewm_mean", "ewm_std") for stat in self.stats)
+            extra = _EWM_HALF_LIVES - 1 if ewm else 0
+            reach = {"rows": 0, "time": 0}
+            for g, lags in zip(self.granularities_, self.lags_, strict=True):
+                windows_back = max(lags) + 1 + extra
+                reach[g.kind] = max(reach[g.kind], windows_back * g.size)
+            row_reach = reach["rows"] + 1
+            time_reach = reach["time"]
             tails = []
             for lo, hi in zip(group_starts[:-1], group_starts[1:], strict=True):
                 first = max(lo, hi - row_reach)

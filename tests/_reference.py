@@ -279,3 +279,78 @@ def naive_window_statistics_extra(
                                 )
                             out[out_rows[i], col] = value
     return out
+
+
+# Any mix of statistics, assembled one statistic at a time
+# --------------------------------------------------------------------------------------
+
+
+def naive_mixed_window_statistics(
+    values, times, group_starts, windows, *, lags=None, **params
+):
+    """``window_statistics`` for any mix of statistics, one naive twin per statistic.
+
+    Each statistic is computed alone by its family's twin (over lags ``0 .. L``,
+    ``L`` the largest asked for), then its lags are placed at their columns of the
+    documented layout (granularity, column, statistic, lag). ``lags``: each
+    window's list of lag indices; None takes ``range(n_lags)``.
+    """
+    stats = list(params.pop("stats"))
+    n_lags = params.pop("n_lags", 1)
+    if lags is None:
+        lags = [list(range(n_lags)) for _ in windows]
+    n_twin_lags = max(max(lag) for lag in lags) + 1
+    n_columns = np.asarray(values).shape[1]
+    n_stats = len(stats)
+    out = np.full(
+        (params["n_out"], n_columns * n_stats * sum(len(lag) for lag in lags)), np.nan
+    )
+    for k, stat in enumerate(stats):
+        twin = (
+            naive_window_statistics
+            if stat in STAT_FUNCS or stat == "count"
+            else naive_window_statistics_extra
+        )
+        alone = twin(
+            values,
+            times,
+            group_starts,
+            windows,
+            stats=[stat],
+            n_lags=n_twin_lags,
+            **params,
+        )
+        col = 0
+        for g in range(len(windows)):
+            for c in range(n_columns):
+                for s in range(n_stats):
+                    for lag in lags[g]:
+                        if s == k:
+                            out[:, col] = alone[
+                                :, (g * n_columns + c) * n_twin_lags + lag
+                            ]
+                        col += 1
+    return out
+
+
+def naive_mixed_transform(values, times, groups, windows, **params):
+    """``naive_transform`` for any mix of statistics."""
+    n_rows = len(times)
+    group_ids = {}
+    for key in groups:
+        group_ids.setdefault(key, len(group_ids))
+    order = sorted(range(n_rows), key=lambda r: (group_ids[groups[r]], times[r], r))
+    sorted_groups = [group_ids[groups[r]] for r in order]
+    group_starts = [0] + [
+        k for k in range(1, n_rows) if sorted_groups[k] != sorted_groups[k - 1]
+    ]
+    group_starts.append(n_rows)
+    return naive_mixed_window_statistics(
+        np.asarray(values, dtype=np.float64)[order],
+        np.asarray(times, dtype=np.int64)[order],
+        np.asarray(group_starts),
+        windows,
+        out_rows=np.asarray(order),
+        n_out=n_rows,
+        **params,
+    )

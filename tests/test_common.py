@@ -53,6 +53,7 @@ INSTANCES = {
     "GranularityTransformer": lambda cls: [
         cls(granularities=(2, 3)),
         cls(granularities=(1, 4), stats=("sum", "count", "last"), n_lags=2),
+        cls(granularities=(3,), stats=("median", "q0.9", "slope", "skew", "ewm_std")),
     ],
     "LastValueRelative": lambda cls: [cls(Ridge())],
     "MultiGranularityRegressor": lambda cls: [

@@ -414,7 +414,7 @@ def _frame():
         ({"granularities": ("soon",)}, lambda: _frame()[["v"]], "not a duration"),
         ({"granularities": "1h"}, lambda: _frame()[["v"]], "must be an instance"),
         ({"n_lags": 0}, lambda: _frame()[["v"]], "'n_lags' parameter"),
-        ({"stats": ("mean", "median")}, lambda: _frame()[["v"]], r"\['median'\]"),
+        ({"stats": ("mean", "mode")}, lambda: _frame()[["v"]], r"\['mode'\]"),
         ({"stats": ()}, lambda: _frame()[["v"]], r"stats=\(\) is empty; pass at"),
         ({"closed": "past"}, lambda: _frame()[["v"]], "'closed' parameter"),
         ({}, _frame, r"Columns \['tag'\] of X are not numeric"),

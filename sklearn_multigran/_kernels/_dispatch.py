@@ -10,6 +10,7 @@ import numpy as np
 
 from sklearn_multigran._config import NUM_THREADS
 from sklearn_multigran._kernels._checks import has_infinity, is_sorted_by_group_and_time
+from sklearn_multigran._kernels._dispatch_stats import fill_extra_statistics
 from sklearn_multigran._kernels._rolling import (
     N_FSTATE,
     N_ISTATE,
@@ -69,7 +70,8 @@ def window_statistics(
     group_starts,
     windows,
     *,
-    n_lags,
+    n_lags=1,
+    lags=None,
     closed,
     stats,
     min_periods,
@@ -80,6 +82,11 @@ def window_statistics(
     n_threads=None,
 ):
     """Trailing-window statistics of sorted rows, every granularity and lag at once.
+
+    The one entry the transformer calls: each statistic goes to its kernel family
+    (the rolling accumulators of ``_rolling`` for ``STAT_CODES``, the order, shape
+    and EWM kernels of ``_dispatch_stats`` for the others), all writing into one
+    output in the documented order.
 
     Parameters
     ----------
@@ -92,12 +99,17 @@ def window_statistics(
         Start of each group in the sorted rows, then ``n_rows``.
     windows : sequence of (kind, size)
         ``kind`` is ``"rows"`` (``size`` rows) or ``"time"`` (``size`` time units).
-    n_lags : int
-        Lag ``k`` is the window moved back by ``k`` times its size.
+    n_lags : int, default=1
+        Lags ``0 .. n_lags - 1`` of every window, when ``lags`` is None. Lag ``k``
+        is the window moved back by ``k`` times its size.
+    lags : sequence of sequences of int, default=None
+        The lag indices of each window, in output order (distinct, non-negative);
+        overrides ``n_lags``.
     closed : {"left", "right", "both", "neither"}
         Which ends of the window are included, as in pandas.
     stats : sequence of str
-        Keys of ``STAT_CODES``.
+        Keys of ``STAT_CODES`` and names ``_dispatch_stats.check_statistic``
+        accepts, in any mix; the output follows their order.
     min_periods, ddof : int
         Fewer than ``min_periods`` non-NaN values (or no more than ``ddof`` for std
         and var) yield ``fill_value``; ``count`` never does.
@@ -112,8 +124,9 @@ def window_statistics(
 
     Returns
     -------
-    out : ndarray of shape (n_out, len(windows) * n_columns * len(stats) * n_lags)
-        Granularity-major, then column, statistic and lag.
+    out : ndarray of shape (n_out, n_columns * len(stats) * n_window_lags)
+        ``n_window_lags`` is the number of (window, lag) pairs. Granularity-major,
+        then column, statistic and lag.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2:
@@ -125,14 +138,21 @@ def window_statistics(
     out_rows = _read_only(np.empty(0) if out_rows is None else out_rows, np.int64)
     is_time = _read_only([kind == "time" for kind, _ in windows], np.bool_)
     sizes = _read_only([int(size) for _, size in windows], np.int64)
-    stat_codes = _read_only([STAT_CODES[stat] for stat in stats], np.int64)
+    lags = _lag_arrays(len(windows), n_lags, lags)
+    stats = list(stats)
+    rolling = [(k, stat) for k, stat in enumerate(stats) if stat in STAT_CODES]
+    stat_codes = _read_only([STAT_CODES[stat] for _, stat in rolling], np.int64)
+    stat_positions = _read_only([k for k, _ in rolling], np.int64)
     left_closed = closed in ("left", "both")
     right_closed = closed in ("right", "both")
 
-    n_features = len(windows) * n_columns * len(stats) * n_lags
+    n_features = n_columns * len(stats) * sum(len(lag) for lag in lags)
     out = np.empty((n_out, n_features), dtype=np.float64)
     if n_rows == 0 or n_features == 0:
         return out
+    # the windows reach back as far as the largest lag's (an upper bound for
+    # granularities with fewer lags)
+    n_lags = max((int(lag.max()) + 1 for lag in lags if len(lag)), default=1)
 
     if is_time.any():
         # the window arithmetic t - (lag + 1) * size must stay inside int64
@@ -146,6 +166,23 @@ def window_statistics(
                 "from the data, beyond what int64 nanoseconds can hold; use shorter "
                 "granularities or fewer lags."
             )
+    if len(rolling) < len(stats):
+        fill_extra_statistics(
+            out,
+            values,
+            times,
+            group_starts,
+            windows,
+            lags,
+            closed=closed,
+            stats=stats,
+            min_periods=min_periods,
+            ddof=ddof,
+            fill_value=fill_value,
+            out_rows=out_rows,
+        )
+    if not rolling:
+        return out
     # one contiguous array per column: every sweep streams a single column (one
     # column in rows is already one, and is not copied)
     columns = _read_only(values.T, np.float64)
@@ -155,7 +192,15 @@ def window_statistics(
         n_chunks = min(n_threads * _CHUNKS_PER_THREAD, n_rows // _MIN_ROWS_PER_CHUNK)
         n_chunks = max(n_chunks, 1)
     tasks = _sweep_tasks(
-        is_time, sizes, n_lags, n_columns, stat_codes, left_closed, right_closed
+        is_time,
+        sizes,
+        lags,
+        n_columns,
+        len(stats),
+        stat_codes,
+        stat_positions,
+        left_closed,
+        right_closed,
     )
     bound_args = (
         times,
@@ -178,7 +223,7 @@ def window_statistics(
             times,
             group_starts,
             *tasks,
-            *sweep_variant(stats),
+            *sweep_variant([stat for _, stat in rolling]),
             min_periods,
             ddof,
             float(fill_value),
@@ -212,33 +257,61 @@ def _reciprocals(cap):
         return 1.0 / np.arange(cap + 1.0)
 
 
+def _lag_arrays(n_windows, n_lags, lags):
+    """Each window's lag indices as an int64 array (``range(n_lags)`` by default)."""
+    if lags is None:
+        return [np.arange(n_lags, dtype=np.int64) for _ in range(n_windows)]
+    if len(lags) != n_windows:
+        raise ValueError(f"lags has {len(lags)} lists for {n_windows} windows.")
+    return [np.asarray(lag, dtype=np.int64).reshape(-1) for lag in lags]
+
+
+def feature_offsets(lag_counts, n_columns, n_stats):
+    """First output column of each window: ``n_columns * n_stats`` per lag before."""
+    per_lag = n_columns * n_stats
+    return np.concatenate([[0], np.cumsum(lag_counts)[:-1]]).astype(np.int64) * per_lag
+
+
 def _sweep_tasks(
-    is_time, sizes, n_lags, n_columns, stat_codes, left_closed, right_closed
+    is_time,
+    sizes,
+    lags,
+    n_columns,
+    n_stats,
+    stat_codes,
+    stat_positions,
+    left_closed,
+    right_closed,
 ):
     """Per sweep (granularity x lag x column): window kind, bounds, first column.
 
-    Returns ``(is_time_of, lo_offsets, hi_offsets, first_cols)`` as
-    ``window_sweeps`` takes them; see there for the bounds.
+    ``lags`` holds each granularity's lag indices; ``stat_codes`` are the rolling
+    statistics asked for and ``stat_positions`` their places among all
+    ``n_stats`` statistics. Returns ``(is_time_of, lo_offsets, hi_offsets,
+    stat_cols)`` as ``window_sweeps`` takes them; see there for the bounds.
     """
-    task = np.arange(sizes.shape[0] * n_lags * n_columns)
-    c = task % n_columns
-    lag = (task // n_columns) % n_lags
-    g = task // (n_columns * n_lags)
+    counts = np.array([len(lag) for lag in lags], dtype=np.int64)
+    offsets = feature_offsets(counts, n_columns, n_stats)
+    g = np.repeat(np.arange(len(lags)), counts * n_columns)
+    # lag index j of granularity g, then column c: the order of the sweeps
+    j = np.concatenate(
+        [np.repeat(np.arange(n), n_columns) for n in counts] or [np.zeros(0, int)]
+    ).astype(np.int64)
+    c = np.concatenate(
+        [np.tile(np.arange(n_columns), n) for n in counts] or [np.zeros(0, int)]
+    ).astype(np.int64)
+    lag = np.repeat(np.concatenate(lags).astype(np.int64), n_columns)
     hi_offsets = lag * sizes[g] + (0 if right_closed else 1)
     lo_offsets = (lag + 1) * sizes[g] + (1 if left_closed else 0)
     # granularity-major, then column, statistic and lag
-    first_cols = (g * n_columns + c) * stat_codes.shape[0] * n_lags + lag
+    n_lags_of = counts[g]
+    first_cols = offsets[g] + c * n_stats * n_lags_of + j
+    cols = np.full((first_cols.shape[0], len(STAT_CODES)), -1, np.int64)
+    for code, k in zip(stat_codes, stat_positions, strict=True):
+        cols[:, code] = first_cols + k * n_lags_of
     return (
         _read_only(is_time[g], np.bool_),
         _read_only(lo_offsets, np.int64),
         _read_only(hi_offsets, np.int64),
-        _stat_columns(first_cols, stat_codes, n_lags),
+        _read_only(cols, np.int64),
     )
-
-
-def _stat_columns(first_cols, stat_codes, n_lags):
-    """Output column of every statistic code (-1: not asked) of every sweep."""
-    cols = np.full((first_cols.shape[0], len(STAT_CODES)), -1, np.int64)
-    for k, code in enumerate(stat_codes):
-        cols[:, code] = first_cols + k * n_lags
-    return _read_only(cols, np.int64)

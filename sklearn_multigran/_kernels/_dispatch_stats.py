@@ -70,7 +70,8 @@ def window_statistics_extra(
     group_starts,
     windows,
     *,
-    n_lags,
+    n_lags=1,
+    lags=None,
     closed,
     stats,
     min_periods,
@@ -93,9 +94,12 @@ def window_statistics_extra(
     windows : sequence of (kind, size)
         ``kind`` is ``"rows"`` or ``"time"``. For ``ewm_*`` the size is the
         half-life.
-    n_lags : int
-        Lag ``k`` is the window moved back by ``k`` times its size (for ``ewm_*``:
-        the value as of ``t - k * size``).
+    n_lags : int, default=1
+        Lags ``0 .. n_lags - 1`` of every window when ``lags`` is None. Lag ``k``
+        is the window moved back by ``k`` times its size (for ``ewm_*``: the value
+        as of ``t - k * size``).
+    lags : sequence of sequences of int, default=None
+        Each window's lag indices, in output order; overrides ``n_lags``.
     closed : {"left", "right", "both", "neither"}
         Which ends of the window are included; for ``ewm_*`` only the right end
         matters ("left"/"neither": the strict past).
@@ -113,7 +117,7 @@ def window_statistics_extra(
 
     Returns
     -------
-    out : ndarray of shape (n_out, len(windows) * n_columns * len(stats) * n_lags)
+    out : ndarray of shape (n_out, n_columns * len(stats) * n_window_lags)
         Granularity-major, then column, statistic and lag, as ``window_statistics``.
     """
     for stat in stats:
@@ -121,47 +125,101 @@ def window_statistics_extra(
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(f"values must be 2-D, got shape {values.shape}.")
-    n_rows, n_columns = values.shape
-    times = _read_only(times, np.int64)
-    group_starts = _read_only(group_starts, np.int64)
-    out_rows = _read_only(np.empty(0) if out_rows is None else out_rows, np.int64)
-    n_granularities = len(windows)
-    n_stats = len(stats)
-    out = np.empty((n_out, n_granularities * n_columns * n_stats * n_lags))
-    if n_rows == 0 or out.shape[1] == 0:
+    if lags is None:
+        lags = [np.arange(n_lags, dtype=np.int64) for _ in windows]
+    lags = [np.asarray(lag, dtype=np.int64).reshape(-1) for lag in lags]
+    n_features = values.shape[1] * len(stats) * sum(len(lag) for lag in lags)
+    out = np.empty((n_out, n_features))
+    if values.shape[0] == 0 or n_features == 0:
         return out
+    fill_extra_statistics(
+        out,
+        values,
+        _read_only(times, np.int64),
+        _read_only(group_starts, np.int64),
+        windows,
+        lags,
+        closed=closed,
+        stats=list(stats),
+        min_periods=min_periods,
+        ddof=ddof,
+        fill_value=fill_value,
+        out_rows=_read_only(np.empty(0) if out_rows is None else out_rows, np.int64),
+    )
+    return out
 
+
+def is_extra_statistic(stat):
+    """Whether this module computes ``stat`` (a name it accepts, valid or not)."""
+    return stat in FIXED_STATISTICS or quantile_level(stat) is not None
+
+
+def fill_extra_statistics(
+    out,
+    values,
+    times,
+    group_starts,
+    windows,
+    lags,
+    *,
+    closed,
+    stats,
+    min_periods,
+    ddof,
+    fill_value,
+    out_rows,
+):
+    """Write the statistics of ``stats`` this module computes into ``out``.
+
+    ``stats`` may mix in others (``_rolling``'s), whose columns are left alone:
+    the layout counts every statistic. ``times``, ``group_starts`` and
+    ``out_rows`` are read-only int64 arrays (``out_rows`` empty for the identity);
+    ``lags`` holds each window's lag indices (int64 arrays). Output column of
+    window ``g``, column ``c``, statistic ``k`` and lag index ``j``:
+    ``offset[g] + (c * n_stats + k) * n_lags[g] + j``, the layout of
+    ``window_statistics``.
+    """
+    n_rows, n_columns = values.shape
+    n_stats = len(stats)
+    counts = np.array([len(lag) for lag in lags], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    offsets *= n_columns * n_stats
+    task_g = np.repeat(np.arange(len(windows)), counts)
+    task_lag = np.concatenate(lags).astype(np.int64)
+    task_j = np.concatenate([np.arange(n) for n in counts]).astype(np.int64)
     is_time = np.array([kind == "time" for kind, _ in windows], dtype=np.bool_)
     sizes = np.array([int(size) for _, size in windows], dtype=np.int64)
     left = 1 if closed in ("left", "both") else 0
     right = 0 if closed in ("right", "both") else 1
-    lags = np.arange(n_lags, dtype=np.int64)
     # (granularity, lag) bounds, the same as ``_rolling.window_sweeps``
-    hi_offsets = lags[None, :] * sizes[:, None] + right
-    lo_offsets = (lags[None, :] + 1) * sizes[:, None] + left
-    task_is_time = np.repeat(is_time, n_lags)
-    task_sizes = np.repeat(sizes, n_lags)
-    task_hi = _read_only(hi_offsets.ravel(), np.int64)
-    task_lo = _read_only(lo_offsets.ravel(), np.int64)
+    hi_offsets = task_lag * sizes[task_g] + right
+    lo_offsets = (task_lag + 1) * sizes[task_g] + left
+    task_is_time = _read_only(is_time[task_g], np.bool_)
+    task_sizes = _read_only(sizes[task_g], np.int64)
+    task_hi = _read_only(hi_offsets, np.int64)
+    task_lo = _read_only(lo_offsets, np.int64)
 
     def columns_of(c, k):
-        """Output columns (n_granularities, n_lags) of column c's k-th statistic."""
-        first = ((np.arange(n_granularities) * n_columns + c) * n_stats + k) * n_lags
-        return first[:, None] + lags[None, :]
+        """Output column of every (granularity, lag) task for column c, stat k."""
+        return offsets[task_g] + (c * n_stats + k) * counts[task_g] + task_j
 
-    order_k = [k for k, stat in enumerate(stats) if stat == "median" or stat[0] == "q"]
+    order_k = [
+        k
+        for k, stat in enumerate(stats)
+        if stat == "median" or quantile_level(stat) is not None
+    ]
     levels = np.array(
         [0.5 if stats[k] == "median" else quantile_level(stats[k]) for k in order_k]
     )
     midpoint = np.array([stats[k] == "median" for k in order_k], dtype=np.bool_)
     k_of = {stat: k for k, stat in enumerate(stats)}
-    none = np.full((n_granularities, n_lags), -1, np.int64)
+    none = np.full(len(task_g), -1, np.int64)
     fill_value = float(fill_value)
     for c in range(n_columns):
         x = _read_only(values[:, c], np.float64)
         common = (x, times, group_starts)
         if order_k:
-            cols = np.stack([columns_of(c, k).ravel() for k in order_k], axis=1)
+            cols = np.stack([columns_of(c, k) for k in order_k], axis=1)
             quantile_sweeps(
                 *common,
                 task_is_time,
@@ -183,7 +241,7 @@ def window_statistics_extra(
                 task_sizes,
                 task_lo,
                 task_hi,
-                _read_only(columns_of(c, k_of["slope"]).ravel(), np.int64),
+                _read_only(columns_of(c, k_of["slope"]), np.int64),
                 min_periods,
                 fill_value,
                 out_rows,
@@ -197,8 +255,8 @@ def window_statistics_extra(
                 task_is_time,
                 task_lo,
                 task_hi,
-                _read_only(skew.ravel(), np.int64),
-                _read_only(kurt.ravel(), np.int64),
+                _read_only(skew, np.int64),
+                _read_only(kurt, np.int64),
                 min_periods,
                 fill_value,
                 out_rows,
@@ -207,17 +265,24 @@ def window_statistics_extra(
         if "ewm_mean" in k_of or "ewm_std" in k_of:
             mean = columns_of(c, k_of["ewm_mean"]) if "ewm_mean" in k_of else none
             std = columns_of(c, k_of["ewm_std"]) if "ewm_std" in k_of else none
-            ewm_sweeps(
-                *common,
-                _read_only(is_time, np.bool_),
-                _read_only(sizes, np.int64),
-                _read_only(hi_offsets, np.int64),
-                _read_only(mean, np.int64),
-                _read_only(std, np.int64),
-                ddof == 0,
-                min_periods,
-                fill_value,
-                out_rows,
-                out,
-            )
-    return out
+            for g in range(len(windows)):
+                # one granularity per call, its lags smallest first: the kernel
+                # stores each row's state as its first lag includes the row, and
+                # the further lags read those states back
+                tasks = np.flatnonzero(task_g == g)
+                tasks = tasks[np.argsort(task_lag[tasks], kind="stable")]
+                if not len(tasks):
+                    continue
+                ewm_sweeps(
+                    *common,
+                    _read_only(is_time[g : g + 1], np.bool_),
+                    _read_only(sizes[g : g + 1], np.int64),
+                    _read_only(hi_offsets[tasks][None, :], np.int64),
+                    _read_only(mean[tasks][None, :], np.int64),
+                    _read_only(std[tasks][None, :], np.int64),
+                    ddof == 0,
+                    min_periods,
+                    fill_value,
+                    out_rows,
+                    out,
+                )
