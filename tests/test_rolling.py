@@ -294,9 +294,11 @@ def test_single_value_std_is_exactly_zero():
 @pytest.mark.parametrize(
     ("times", "group_starts", "size"),
     [
-        ([0, 1], [0, 2], 2**61),
-        # the extreme time is the first of a later group, far from the data's ends
-        ([0, -(2**62) + 10, 5], [0, 1, 3], 2**59),
+        # 3 * 2**62 itself passes int64's largest value
+        ([0, 1], [0, 2], 2**62),
+        # the extreme time is the first of a later group, far from the data's ends:
+        # -2**62 + 10 - 3 * 2**61 passes int64's smallest value
+        ([0, -(2**62) + 10, 5], [0, 1, 3], 2**61),
     ],
 )
 def test_time_reach_beyond_int64_is_an_error(times, group_starts, size):
