@@ -420,9 +420,9 @@ def _assert_window_stat(got, window, stat, ddof):
         exact = total if stat == "sum" else mean
         scale = 1 if stat == "sum" else Fraction(1, n)
         atol = float(4 * n * Fraction(_EPS) ** 2 * magnitudes * scale) + 4 * _TINY
-        _assert_close_to_exact(got, exact, rtol=8 * _EPS, atol=atol)
+        _assert_close_to_exact(got, exact, rtol=4 * _EPS, atol=atol)
     elif stat == "var":
-        _assert_close_to_exact(got, var, rtol=16 * n * _EPS, atol=4 * (n + 2) * _TINY)
+        _assert_close_to_exact(got, var, rtol=8 * _EPS, atol=4 * (n + 2) * _TINY)
     else:
         # std is the square root of the rounded var where that is finite (so it
         # underflows with it), and of the exact var where var overflows
@@ -433,7 +433,7 @@ def _assert_window_stat(got, window, stat, ddof):
             return
         # var within a few smallest subnormals moves its root by their root
         atol = math.sqrt(4 * (n + 2) * _TINY)
-        assert abs(got - expected) <= 8 * n * _EPS * expected + atol, (got, expected)
+        assert abs(got - expected) <= 4 * _EPS * expected + atol, (got, expected)
 
 
 def _check_against_exact(values, times, windows, n_lags, closed, stats, ddof):

@@ -43,6 +43,16 @@ Numerical choices
   exactly that value and its variance exactly 0. Both shifts are values of the
   window, so equal values shift to exact zeros and the sums give this on their
   own; the sweeps that keep the extremes also set it outright.
+* Near the float64 range the shifted sums overflow (``1.7e308 - (-1.7e308)``, the
+  square of 1e300), and ``inf - inf`` would make a NaN of a statistic whose true
+  value is finite. A query whose sums or shift reach ``2**900`` (squares
+  ``2**1000``), or are not finite, summarises its window again with the values
+  divided by a power of two (exact), by a compensated two-pass, and scales back:
+  every statistic is then right, or inf exactly where its true value overflows
+  (the var of ``[1.7e308, -1.7e308]`` is inf, its std 1.7e308). The test is one
+  predicted branch per query on ordinary data; such windows pay O(window) each.
+  Subnormal data need no fallback: the sums keep them to a few multiples of the
+  smallest subnormal, and std is the root of the var so rounded.
 * ``1 / k`` comes from a table rather than a division.
 
 Compiled variants
