@@ -225,7 +225,7 @@ def _squared_deviations(count, total, squares, reciprocals):
 # shift``): the window is summarised again, scaled (see ``_scaled_moments``). Far
 # above any ordinary data, so the test costs a predicted branch per row.
 _LARGE = 2.0**900
-_LARGE_SQUARES = 2.0**1000
+_SQUARES_TO_SUMS = 2.0**-100  # squares count against 2**1000
 
 
 @kernel(nogil=True)
@@ -542,11 +542,12 @@ def window_sweeps(
                             sum_squares = newer_squares
                     # NaN fails the comparisons too: an overflow anywhere in the
                     # sums (inf, or inf - inf) sends the window to the fallback
-                    ordinary = abs(total) + abs(shift) < _LARGE
+                    magnitude = abs(total) + abs(shift)
                     if squares is not None:
-                        ordinary = ordinary and sum_squares < _LARGE_SQUARES
+                        # one comparison for both (two measured dearer)
+                        magnitude += sum_squares * _SQUARES_TO_SUMS
                     scale = 0
-                    if ordinary:
+                    if magnitude < _LARGE:
                         if squares is not None:
                             mean, m2 = _squared_deviations(
                                 count, total, sum_squares, reciprocals
