@@ -436,7 +436,9 @@ def _assert_window_stat(got, window, stat, ddof):
         assert abs(got - expected) <= 4 * _EPS * expected + atol, (got, expected)
 
 
-def _check_against_exact(values, times, windows, n_lags, closed, stats, ddof):
+def _check_against_exact(
+    values, times, windows, n_lags, closed, stats, ddof, n_threads=None
+):
     n_rows = len(values)
     group_starts = np.array([0, n_rows])
     got = window_statistics(
@@ -452,6 +454,7 @@ def _check_against_exact(values, times, windows, n_lags, closed, stats, ddof):
         fill_value=np.nan,
         out_rows=None,
         n_out=n_rows,
+        n_threads=n_threads,
     )
     per_granularity = len(stats) * n_lags
     for i in range(n_rows):
@@ -630,3 +633,17 @@ def test_time_reach_bound_is_exact():
     np.testing.assert_array_equal(got, expected)
     with pytest.raises(ValueError, match="n_lags=3"):
         _time_window_statistics(np.zeros(3), times - 1, size, n_lags)
+
+
+def test_values_near_float_max_in_threaded_chunks(rng, monkeypatch):
+    """The fallback reads its window from the whole column, so chunks that cut
+    through windows (as the threaded path does) change nothing."""
+    monkeypatch.setattr(_dispatch, "_MIN_ROWS_PER_CHUNK", 1)
+    n_rows = 120
+    values = rng.choice([1.7e308, -1.7e308, 1e300, 2e300, 1.0], size=n_rows)
+    values = values * rng.uniform(0.5, 1.0, size=n_rows)
+    values[rng.random(n_rows) < 0.1] = np.nan
+    times = np.cumsum(rng.integers(0, 3, size=n_rows))
+    _check_against_exact(
+        values, times, [("rows", 4), ("time", 5)], 2, "both", ALL_STATS, 1, 2
+    )
