@@ -354,3 +354,46 @@ def naive_mixed_transform(values, times, groups, windows, **params):
         n_out=n_rows,
         **params,
     )
+
+
+def exact_window_moments(window, ddof):
+    """Exact ``sum``, ``mean`` and ``var`` of the non-NaN float ``window``, as
+    ``fractions.Fraction`` (``var`` is None for no more than ``ddof`` values).
+
+    Every float is a rational, so these are the true values of the window, for an
+    oracle that no overflow, cancellation or rounding can touch.
+    """
+    from fractions import Fraction
+
+    exact = [Fraction(v) for v in window]
+    n = len(exact)
+    total = sum(exact, Fraction(0))
+    mean = total / n
+    var = sum((v - mean) ** 2 for v in exact) / (n - ddof) if n > ddof else None
+    return total, mean, var
+
+
+def round_exact(value):
+    """``value`` (a Fraction) rounded to float64, or +-inf where it overflows."""
+    import math
+
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def sqrt_exact(value):
+    """The square root of the Fraction ``value`` to a rounding, or inf where it
+    overflows: scaled by an even power of two first, so no step overflows."""
+    import math
+    from fractions import Fraction
+
+    if value == 0:
+        return 0.0
+    k = (value.numerator.bit_length() - value.denominator.bit_length()) // 2
+    root = math.sqrt(float(value / Fraction(4) ** k))
+    try:
+        return math.ldexp(root, k)
+    except OverflowError:
+        return math.inf

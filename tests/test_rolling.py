@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from sklearn_multigran._kernels import _dispatch
 from sklearn_multigran._kernels._dispatch import window_statistics
 from sklearn_multigran._kernels._rolling import STAT_CODES, max_window_rows
-from tests._reference import naive_window_statistics
+from tests._reference import (
+    exact_window_moments,
+    naive_window_members,
+    naive_window_statistics,
+    round_exact,
+    sqrt_exact,
+)
 
 ALL_STATS = list(STAT_CODES)
 CLOSED = ["left", "right", "both", "neither"]
@@ -294,9 +300,11 @@ def test_single_value_std_is_exactly_zero():
 @pytest.mark.parametrize(
     ("times", "group_starts", "size"),
     [
-        ([0, 1], [0, 2], 2**61),
-        # the extreme time is the first of a later group, far from the data's ends
-        ([0, -(2**62) + 10, 5], [0, 1, 3], 2**59),
+        # 3 * 2**62 itself passes int64's largest value
+        ([0, 1], [0, 2], 2**62),
+        # the extreme time is the first of a later group, far from the data's ends:
+        # -2**62 + 10 - 3 * 2**61 passes int64's smallest value
+        ([0, -(2**62) + 10, 5], [0, 1, 3], 2**61),
     ],
 )
 def test_time_reach_beyond_int64_is_an_error(times, group_starts, size):
@@ -362,3 +370,280 @@ def test_large_series_matches_pandas_with_threads(n_threads):
             mean = sum(exact) / len(exact)
             var = sum((v - mean) ** 2 for v in exact) / (len(exact) - 1)
             np.testing.assert_allclose(got[i, g * 4 + 1], float(var) ** 0.5, rtol=1e-12)
+
+
+# --- values near the float64 range: right, or inf exactly where the truth overflows
+
+_EPS = np.finfo(np.float64).eps
+_TINY = 2.0**-1074  # the smallest subnormal
+_FLOAT_MAX = np.finfo(np.float64).max
+
+
+def _assert_close_to_exact(got, exact, *, rtol, atol):
+    """``got`` within ``rtol * |exact| + atol`` of the Fraction ``exact``; an
+    infinite ``got`` only where ``exact`` is (within rtol) beyond float max."""
+    assert not math.isnan(got), round_exact(exact)
+    if math.isinf(got):
+        assert (got > 0) == (exact > 0), (got, round_exact(exact))
+        assert abs(exact) >= Fraction(_FLOAT_MAX) * (1 - rtol), (got, exact)
+        return
+    assert abs(Fraction(got) - exact) <= rtol * abs(exact) + Fraction(atol), (
+        got,
+        round_exact(exact),
+    )
+
+
+def _assert_window_stat(got, window, stat, ddof):
+    """One statistic of one non-empty window against exact rationals."""
+    n = len(window)
+    if stat == "count":
+        assert got == n
+        return
+    if stat in ("min", "max", "first", "last"):
+        expected = {
+            "min": min(window),
+            "max": max(window),
+            "first": window[0],
+            "last": window[-1],
+        }[stat]
+        assert got == expected
+        return
+    total, mean, var = exact_window_moments(window, ddof)
+    if stat in ("std", "var") and var is None:
+        assert math.isnan(got)  # the fill value
+        return
+    # compensated sums: as if summed in twice the precision, so a bound of a few
+    # ulps of the result plus eps**2 times the magnitudes summed (cancellation);
+    # subnormals are rounded to absolute multiples of the smallest one
+    magnitudes = sum((abs(Fraction(v)) for v in window), Fraction(0))
+    if stat in ("sum", "mean"):
+        exact = total if stat == "sum" else mean
+        scale = 1 if stat == "sum" else Fraction(1, n)
+        atol = float(4 * n * Fraction(_EPS) ** 2 * magnitudes * scale) + 4 * _TINY
+        _assert_close_to_exact(got, exact, rtol=4 * _EPS, atol=atol)
+    elif stat == "var":
+        _assert_close_to_exact(got, var, rtol=8 * _EPS, atol=4 * (n + 2) * _TINY)
+    else:
+        # std is the square root of the rounded var where that is finite (so it
+        # underflows with it), and of the exact var where var overflows
+        rounded = round_exact(var)
+        expected = math.sqrt(rounded) if math.isfinite(rounded) else sqrt_exact(var)
+        if math.isinf(expected):
+            assert got == math.inf
+            return
+        # var within a few smallest subnormals moves its root by their root
+        atol = math.sqrt(4 * (n + 2) * _TINY)
+        assert abs(got - expected) <= 4 * _EPS * expected + atol, (got, expected)
+
+
+def _check_against_exact(
+    values, times, windows, n_lags, closed, stats, ddof, n_threads=None
+):
+    n_rows = len(values)
+    group_starts = np.array([0, n_rows])
+    got = window_statistics(
+        values[:, None],
+        times,
+        group_starts,
+        windows,
+        n_lags=n_lags,
+        closed=closed,
+        stats=stats,
+        min_periods=1,
+        ddof=ddof,
+        fill_value=np.nan,
+        out_rows=None,
+        n_out=n_rows,
+        n_threads=n_threads,
+    )
+    per_granularity = len(stats) * n_lags
+    for i in range(n_rows):
+        for g, (kind, size) in enumerate(windows):
+            for lag in range(n_lags):
+                members = naive_window_members(
+                    times, 0, n_rows, i, kind, size, lag, closed
+                )
+                window = [float(v) for v in values[members] if not np.isnan(v)]
+                for k, stat in enumerate(stats):
+                    value = got[i, g * per_granularity + k * n_lags + lag]
+                    if not window:
+                        if stat == "count":
+                            assert value == 0.0
+                        else:
+                            # the fill value: fewer than min_periods=1 values
+                            assert math.isnan(value)
+                        continue
+                    _assert_window_stat(value, window, stat, ddof)
+
+
+# the variants of the sweep: sums only, sums and squares, extremes, all
+_VARIANT_STATS = [ALL_STATS, ["mean", "sum"], ["std"], ["var", "min", "first"]]
+
+
+@pytest.mark.parametrize("stats", _VARIANT_STATS)
+@pytest.mark.parametrize("kind", ["rows", "time"])
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        # the cases of issue 13: std was NaN, mean -inf and sum NaN
+        ([1e300, 2e300], {"mean": 1.5e300, "sum": 3e300, "std": 5e299, "var": np.inf}),
+        ([1.7e308, -1.7e308], {"mean": 0.0, "sum": 0.0, "std": 1.7e308, "var": np.inf}),
+        ([1.7e308, 1.7e308], {"mean": 1.7e308, "sum": np.inf, "std": 0.0, "var": 0.0}),
+        ([-1.7e308, -1.7e308], {"mean": -1.7e308, "sum": -np.inf, "var": 0.0}),
+    ],
+)
+def test_values_near_float_max_are_right_or_inf(pair, expected, kind, stats):
+    values = np.array([np.nan, *pair])
+    times = np.array([0, 3, 4])
+    got = window_statistics(
+        values[:, None],
+        times,
+        np.array([0, 3]),
+        [(kind, 2)],
+        n_lags=1,
+        closed="right",
+        stats=stats,
+        min_periods=1,
+        ddof=0,
+        fill_value=np.nan,
+        out_rows=None,
+        n_out=3,
+    )
+    for k, stat in enumerate(stats):
+        if stat in expected:
+            assert got[2, k] == expected[stat], stat
+        _assert_window_stat(got[2, k], pair, stat, 0)
+
+
+_EXTREME_VALUES = st.one_of(
+    st.floats(1e308, _FLOAT_MAX),
+    st.floats(-_FLOAT_MAX, -1e308),
+    st.floats(5e299, 2e300),
+    st.floats(-2e300, -5e299),
+    st.floats(-1e-308, 1e-308),  # subnormals and zeros
+    st.sampled_from([np.nan, 1.0, -3.5, 1e154, 2e-160]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(_EXTREME_VALUES, min_size=1, max_size=12),
+    steps=st.lists(st.integers(0, 3), min_size=12, max_size=12),
+    windows=st.lists(
+        st.tuples(st.sampled_from(["rows", "time"]), st.integers(1, 6)),
+        min_size=1,
+        max_size=2,
+    ),
+    n_lags=st.integers(1, 2),
+    closed=st.sampled_from(CLOSED),
+    stats=st.lists(st.sampled_from(ALL_STATS), min_size=1, max_size=9, unique=True),
+    ddof=st.integers(0, 1),
+)
+def test_values_near_the_float64_range_match_exact_rationals(
+    values, steps, windows, n_lags, closed, stats, ddof
+):
+    """Every statistic, window kind and sweep variant, against exact rationals, on
+    values near +-1.7e308, +-1e300 and subnormals: never NaN, inf only where the
+    true value overflows."""
+    values = np.array(values)
+    times = np.cumsum(steps[: len(values)]).astype(np.int64)
+    _check_against_exact(values, times, windows, n_lags, closed, stats, ddof)
+
+
+# --- time windows as long as int64 nanoseconds allow
+
+_CENTURY = pd.Timedelta("36500D").value
+
+
+def _time_window_statistics(values, times, size, n_lags, stats=("mean", "count")):
+    return window_statistics(
+        values[:, None],
+        times,
+        np.array([0, len(times)]),
+        [("time", size)],
+        n_lags=n_lags,
+        closed="left",
+        stats=list(stats),
+        min_periods=1,
+        ddof=0,
+        fill_value=np.nan,
+        out_rows=None,
+        n_out=len(times),
+    )
+
+
+@pytest.mark.parametrize("n_lags", [1, 2])
+def test_hundred_year_window_on_2020_data(rng, n_lags):
+    """36500 days and 2020 reach back to 1920 (or 1820): inside int64 nanoseconds,
+    which the old bound (reach + extent < 2**62) refused."""
+    index = pd.date_range("2020-01-01", periods=60, freq="37h")
+    values = rng.normal(size=60)
+    times = index.as_unit("ns").asi8
+    got = _time_window_statistics(values, times, _CENTURY, n_lags)
+    roll = pd.Series(values, index=index).rolling("36500D", closed="left")
+    mean = roll.mean().to_numpy()
+    np.testing.assert_allclose(got[:, 0], mean, rtol=1e-12, atol=1e-15)
+    # (pandas counts no rows as NaN)
+    np.testing.assert_array_equal(got[:, n_lags], roll.count().fillna(0).to_numpy())
+    expected = naive_window_statistics(
+        values[:, None],
+        times,
+        np.array([0, 60]),
+        [("time", _CENTURY)],
+        n_lags=n_lags,
+        closed="left",
+        stats=["mean", "count"],
+        min_periods=1,
+        ddof=0,
+        fill_value=np.nan,
+        out_rows=np.arange(60),
+        n_out=60,
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_hundred_year_window_beyond_int64_names_granularity_and_lags():
+    times = pd.date_range("2020-01-01", periods=5, freq="D").as_unit("ns").asi8
+    # three centuries back from 2020 is 1720, before int64 nanoseconds begin (1677)
+    with pytest.raises(ValueError, match=r"36500 days.*n_lags=3.*fewer lags"):
+        _time_window_statistics(np.zeros(5), times, _CENTURY, 3)
+
+
+def test_time_reach_bound_is_exact():
+    """The earliest time minus the widest offset (n_lags * size + 1) may be int64's
+    smallest value, and not one below."""
+    size, n_lags = 2**60, 3
+    earliest = -(2**63) + n_lags * size + 1
+    times = np.array([earliest, earliest + 1, earliest + size])
+    got = _time_window_statistics(np.array([1.0, 2.0, 4.0]), times, size, n_lags)
+    expected = naive_window_statistics(
+        np.array([[1.0], [2.0], [4.0]]),
+        times,
+        np.array([0, 3]),
+        [("time", size)],
+        n_lags=n_lags,
+        closed="left",
+        stats=["mean", "count"],
+        min_periods=1,
+        ddof=0,
+        fill_value=np.nan,
+        out_rows=np.arange(3),
+        n_out=3,
+    )
+    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="n_lags=3"):
+        _time_window_statistics(np.zeros(3), times - 1, size, n_lags)
+
+
+def test_values_near_float_max_in_threaded_chunks(rng, monkeypatch):
+    """The fallback reads its window from the whole column, so chunks that cut
+    through windows (as the threaded path does) change nothing."""
+    monkeypatch.setattr(_dispatch, "_MIN_ROWS_PER_CHUNK", 1)
+    n_rows = 120
+    values = rng.choice([1.7e308, -1.7e308, 1e300, 2e300, 1.0], size=n_rows)
+    values = values * rng.uniform(0.5, 1.0, size=n_rows)
+    values[rng.random(n_rows) < 0.1] = np.nan
+    times = np.cumsum(rng.integers(0, 3, size=n_rows))
+    _check_against_exact(
+        values, times, [("rows", 4), ("time", 5)], 2, "both", ALL_STATS, 1, 2
+    )

@@ -543,6 +543,8 @@ def test_polars_lazy_frame_is_refused_by_name():
 
 def test_window_reach_beyond_int64_is_a_clear_error_for_any_lag_count():
     frame = _frame()[["v"]]
-    for n_lags in (1, 2, 3, 5):
+    # from 2024, 36500 days (100 years) fit in int64 nanoseconds twice but not
+    # three times: lags 0 and 1 work (tests/test_rolling.py), 3 or more are refused
+    for n_lags in (3, 5):
         with pytest.raises(ValueError, match="beyond what int64 nanoseconds can hold"):
             GranularityTransformer(("36500D",), n_lags=n_lags).fit_transform(frame)

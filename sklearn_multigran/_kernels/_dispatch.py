@@ -155,16 +155,23 @@ def window_statistics(
     n_lags = max((int(lag.max()) + 1 for lag in lags if len(lag)), default=1)
 
     if is_time.any():
-        # the window arithmetic t - (lag + 1) * size must stay inside int64
-        reach = (n_lags + 1) * int(sizes[is_time].max())
-        # times are sorted within each group: its first and last rows bound it
-        firsts, lasts = group_end_rows(group_starts)
-        extent = max(abs(int(times[firsts].min())), abs(int(times[lasts].max())))
-        if reach + extent >= 2**62:
+        # The kernels' time arithmetic must stay inside int64: the widest offset
+        # (n_lags * size + 1, the oldest lag's open left end) must fit, and so must
+        # the earliest time minus it (``t - lo_offset`` in the sweeps and in
+        # ``max_window_rows``); ``t + size`` there saturates, so needs no bound.
+        longest = int(sizes[is_time].max())
+        offset = n_lags * longest + 1
+        int64_max = int(np.iinfo(np.int64).max)
+        # times are sorted within each group: its first rows bound them from below
+        firsts, _ = group_end_rows(group_starts)
+        earliest = int(times[firsts].min())
+        if offset > int64_max or earliest - offset < -int64_max - 1:
             raise ValueError(
-                f"granularities times n_lags={n_lags} reach {reach} time units back "
-                "from the data, beyond what int64 nanoseconds can hold; use shorter "
-                "granularities or fewer lags."
+                f"the longest time granularity ({longest} time units, "
+                f"{longest / 86_400e9:.6g} days of nanoseconds) times n_lags={n_lags} "
+                f"reaches {offset - 1} time units back from the earliest time "
+                f"{earliest}, beyond what int64 nanoseconds can hold (about 292 "
+                "years either side of 1970); use shorter granularities or fewer lags."
             )
     if len(rolling) < len(stats):
         fill_extra_statistics(

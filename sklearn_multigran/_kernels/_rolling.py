@@ -43,6 +43,16 @@ Numerical choices
   exactly that value and its variance exactly 0. Both shifts are values of the
   window, so equal values shift to exact zeros and the sums give this on their
   own; the sweeps that keep the extremes also set it outright.
+* Near the float64 range the shifted sums overflow (``1.7e308 - (-1.7e308)``, the
+  square of 1e300), and ``inf - inf`` would make a NaN of a statistic whose true
+  value is finite. A query whose sums or shift reach ``2**900`` (squares
+  ``2**1000``), or are not finite, summarises its window again with the values
+  divided by a power of two (exact), by a compensated two-pass, and scales back:
+  every statistic is then right, or inf exactly where its true value overflows
+  (the var of ``[1.7e308, -1.7e308]`` is inf, its std 1.7e308). The test is one
+  predicted branch per query on ordinary data; such windows pay O(window) each.
+  Subnormal data need no fallback: the sums keep them to a few multiples of the
+  smallest subnormal, and std is the root of the var so rounded.
 * ``1 / k`` comes from a table rather than a division.
 
 Compiled variants
@@ -117,6 +127,7 @@ def search_right(a, lo, hi, value):
 
 # rows per binary search in ``max_window_rows``
 _BOUND_RUN = 256
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 @kernel(nogil=True)
@@ -146,16 +157,22 @@ def max_window_rows(
     size = sizes[longest]
     n_groups = group_starts.shape[0] - 1
     k = search_right(group_starts, group_starts[0], n_groups + 1, row_lo) - 1
-    # the windows of row_lo reach (n_lags + 1) windows back into its group
+    # the windows of row_lo reach n_lags windows back into its group: their rows
+    # lie at or after ``reach`` (``reach - 1`` is the sweeps' widest ``t -
+    # lo_offset``, which the Python side checked fits int64)
     g0 = group_starts[k]
-    reach = times[row_lo] - (n_lags + 1) * size
+    reach = times[row_lo] - n_lags * size
     first = search_right(times, g0, row_lo, reach - 1)
     while k < n_groups and group_starts[k] < row_hi:
         g1 = group_starts[k + 1]
         stop = min(g1, row_hi)
         for run_start in range(first, stop, _BOUND_RUN):
             run_last = min(run_start + _BOUND_RUN, stop) - 1
-            end = search_right(times, run_last, g1, times[run_last] + size)
+            # saturated: ``t + size`` may pass int64's largest value, which every
+            # time is at most
+            t_last = times[run_last]
+            span_end = t_last + size if t_last <= _INT64_MAX - size else _INT64_MAX
+            end = search_right(times, run_last, g1, span_end)
             bound = max(bound, end - run_start)
         k += 1
         first = g1
@@ -202,6 +219,61 @@ def _squared_deviations(count, total, squares, reciprocals):
     """
     mean = total * reciprocals[count]
     return mean, max(squares - total * mean, 0.0)
+
+
+# Beyond these the power sums may have overflowed (or may yet, in ``total + count *
+# shift``): the window is summarised again, scaled (see ``_scaled_moments``). Far
+# above any ordinary data, so the test costs a predicted branch per row.
+_LARGE = 2.0**900
+_SQUARES_TO_SUMS = 2.0**-100  # squares count against 2**1000
+
+
+@kernel(nogil=True)
+def _scaled_moments(x, s, e, count, reciprocals):
+    """Sum, mean and scaled squared deviations of the non-NaN ``x[s:e]``, scaled.
+
+    The fallback for windows whose values come near the float64 range, where the
+    shifted power sums overflow (``1.7e308 - (-1.7e308)``, or squares of 1e300).
+    The values are divided by ``2**k``, the power of two above the largest
+    magnitude: exact (bar values below ``2**(k - 1074)``, negligible next to the
+    largest), so nothing can overflow. A two-pass over the window then gives the
+    compensated sum and the squared deviations from the mean, corrected by the
+    deviations' own sum (Bjorck); sum and mean are scaled back, the deviations
+    are returned scaled by ``4**-k`` with ``k``, for the caller to turn into
+    ``var`` (inf where it overflows) and ``std``. O(window) per call: only
+    windows that need it pay. Infinite values are left unscaled, and give what
+    arithmetic on them gives (an infinite sum and mean, a NaN spread, as pandas).
+    """
+    largest = 0.0
+    for j in range(s, e):
+        v = x[j]
+        if not np.isnan(v):
+            largest = max(largest, abs(v))
+    k = math.frexp(largest)[1] if largest < np.inf else 0
+    total = 0.0
+    compensation = 0.0
+    for j in range(s, e):
+        v = x[j]
+        if not np.isnan(v):
+            total, compensation = _two_sum(total, compensation, math.ldexp(v, -k))
+    total += compensation
+    if not largest < np.inf:
+        # TwoSum's compensation of an infinite sum is NaN: sum plainly
+        total = 0.0
+        for j in range(s, e):
+            if not np.isnan(x[j]):
+                total += x[j]
+    mean = total * reciprocals[count]
+    m2 = 0.0
+    deviations = 0.0
+    for j in range(s, e):
+        v = x[j]
+        if not np.isnan(v):
+            d = math.ldexp(v, -k) - mean
+            m2 += d * d
+            deviations += d
+    m2 = max(m2 - deviations * deviations * reciprocals[count], 0.0)
+    return math.ldexp(total, k), math.ldexp(mean, k), m2, k
 
 
 # Rows per block: every sweep passes over one block before the next, so the block's
@@ -468,14 +540,27 @@ def window_sweeps(
                         shift = newer_shift
                         if squares is not None:
                             sum_squares = newer_squares
+                    # NaN fails the comparisons too: an overflow anywhere in the
+                    # sums (inf, or inf - inf) sends the window to the fallback
+                    magnitude = abs(total) + abs(shift)
                     if squares is not None:
-                        mean, m2 = _squared_deviations(
-                            count, total, sum_squares, reciprocals
-                        )
+                        # one comparison for both (two measured dearer)
+                        magnitude += sum_squares * _SQUARES_TO_SUMS
+                    scale = 0
+                    if magnitude < _LARGE:
+                        if squares is not None:
+                            mean, m2 = _squared_deviations(
+                                count, total, sum_squares, reciprocals
+                            )
+                        else:
+                            mean = total * reciprocals[count]
+                            m2 = 0.0
+                        window_sum = total + count * shift
+                        mean += shift
                     else:
-                        mean = total * reciprocals[count]
-                        m2 = 0.0
-                    mean += shift
+                        window_sum, mean, m2, scale = _scaled_moments(
+                            x, s, e, count, reciprocals
+                        )
                     # (nested: numba prunes a branch on ``extremes is not None``
                     # alone, and ``window_min`` exists only then)
                     if extremes is not None:  # noqa: SIM102
@@ -485,7 +570,7 @@ def window_sweeps(
                             mean = window_min
                             m2 = 0.0
                     if col_sum >= 0:
-                        out[dest, col_sum] = total + count * shift
+                        out[dest, col_sum] = window_sum
                     if col_mean >= 0:
                         out[dest, col_mean] = mean
                     if squares is not None:
@@ -495,6 +580,13 @@ def window_sweeps(
                         else:
                             var = m2 * reciprocals[count - ddof]
                             std = math.sqrt(var)
+                            if scale != 0:
+                                # m2 is scaled by 4**-scale; where var overflows,
+                                # std (at most the largest magnitude) does not
+                                std = math.ldexp(std, scale)
+                                var = math.ldexp(var, 2 * scale)
+                                if var < np.inf:
+                                    std = math.sqrt(var)
                         if col_var >= 0:
                             out[dest, col_var] = var
                         if col_std >= 0:
