@@ -85,7 +85,7 @@ def test_matches_naive_loop(
     groups = frame["series"].tolist() if grouped else [None] * len(frame)
     expected = naive_transform(
         frame[["x", "y"]].to_numpy(),
-        frame["time"].to_numpy().astype(np.int64),
+        frame["time"].to_numpy().astype("datetime64[ns]").astype(np.int64),
         groups,
         _windows(transformer),
         n_lags=n_lags,

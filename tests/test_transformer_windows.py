@@ -63,7 +63,7 @@ def test_any_mix_of_statistics_matches_the_naive_twins(
     groups = frame["series"].tolist() if grouped else [None] * len(frame)
     expected = naive_mixed_transform(
         frame[["x", "y"]].to_numpy(),
-        frame["time"].to_numpy().astype(np.int64),
+        frame["time"].to_numpy().astype("datetime64[ns]").astype(np.int64),
         groups,
         _windows(transformer),
         n_lags=n_lags,
@@ -314,7 +314,7 @@ def test_lag_lists_match_the_naive_twins(
     lag_lists_ = _lag_lists(lags, granularities)
     expected = naive_mixed_transform(
         frame[["x", "y"]].to_numpy(),
-        frame["time"].to_numpy().astype(np.int64),
+        frame["time"].to_numpy().astype("datetime64[ns]").astype(np.int64),
         groups,
         _windows(transformer),
         lags=lag_lists_,
@@ -442,7 +442,7 @@ def test_unsorted_lag_lists_match_the_naive_twins_for_every_statistic(rng, granu
     got = transformer.fit_transform(frame)
     expected = naive_mixed_transform(
         frame[["v"]].to_numpy(),
-        frame["time"].to_numpy().astype(np.int64),
+        frame["time"].to_numpy().astype("datetime64[ns]").astype(np.int64),
         [None] * len(frame),
         _windows(transformer),
         lags=[[4, 0, 2]],
