@@ -7,6 +7,21 @@ from hypothesis import strategies as st
 CLOSED = ["left", "right", "both", "neither"]
 
 
+def kernel_params(default_stats, **kwargs):
+    """Keyword arguments of the kernels' entry point: defaults, then ``kwargs``."""
+    params = dict(
+        n_lags=1,
+        closed="right",
+        stats=default_stats,
+        min_periods=1,
+        ddof=1,
+        fill_value=np.nan,
+        out_rows=None,
+    )
+    params.update(kwargs)
+    return params
+
+
 @st.composite
 def sorted_panels(draw, max_rows=40):
     """Sorted rows of 1-3 groups with ties, gaps, NaN runs and context rows.

@@ -8,24 +8,14 @@ from hypothesis import strategies as st
 
 from sklearn_multigran._kernels._dispatch_stats import window_statistics_extra
 from tests._reference import naive_window_statistics_extra
-from tests._strategies import CLOSED, sorted_panels, window_specs
+from tests._strategies import CLOSED, kernel_params, sorted_panels, window_specs
 
 EWM_STATS = ["ewm_mean", "ewm_std"]
 HOUR = 3600 * 10**9
 
 
 def _params(**kwargs):
-    params = dict(
-        n_lags=1,
-        closed="right",
-        stats=EWM_STATS,
-        min_periods=1,
-        ddof=1,
-        fill_value=np.nan,
-        out_rows=None,
-    )
-    params.update(kwargs)
-    return params
+    return kernel_params(EWM_STATS, **kwargs)
 
 
 @settings(max_examples=150, deadline=None)

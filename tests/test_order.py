@@ -12,23 +12,13 @@ from sklearn_multigran._kernels._dispatch_stats import (
     window_statistics_extra,
 )
 from tests._reference import naive_window_statistics_extra
-from tests._strategies import CLOSED, sorted_panels, window_specs
+from tests._strategies import CLOSED, kernel_params, sorted_panels, window_specs
 
 ORDER_STATS = ["median", "q0.1", "q0.5", "q0.9", "q0.37", "q0.999"]
 
 
 def _params(**kwargs):
-    params = dict(
-        n_lags=1,
-        closed="right",
-        stats=["median"],
-        min_periods=1,
-        ddof=1,
-        fill_value=np.nan,
-        out_rows=None,
-    )
-    params.update(kwargs)
-    return params
+    return kernel_params(["median"], **kwargs)
 
 
 @settings(max_examples=150, deadline=None)

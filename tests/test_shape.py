@@ -13,23 +13,13 @@ from tests._reference import (
     naive_window_members,
     naive_window_statistics_extra,
 )
-from tests._strategies import CLOSED, sorted_panels, window_specs
+from tests._strategies import CLOSED, kernel_params, sorted_panels, window_specs
 
 SHAPE_STATS = ["slope", "skew", "kurt"]
 
 
 def _params(**kwargs):
-    params = dict(
-        n_lags=1,
-        closed="right",
-        stats=SHAPE_STATS,
-        min_periods=1,
-        ddof=1,
-        fill_value=np.nan,
-        out_rows=None,
-    )
-    params.update(kwargs)
-    return params
+    return kernel_params(SHAPE_STATS, **kwargs)
 
 
 @settings(max_examples=200, deadline=None)
