@@ -41,7 +41,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from sklearn_multigran.forecasting import NaiveForecaster, WindowRidgeForecaster
+from sklearn_multigran.forecasting import (
+    MultiGranularityForecaster,
+    NaiveForecaster,
+    WindowRidgeForecaster,
+)
 from sklearn_multigran.forecasting._base import _BaseForecaster, _ffill, _windows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,6 +288,9 @@ MODELS = {
         calibration_size=0,
     ),
     "LightGBM direct": lambda H, spec: LightGBMDirect(H, max_rows=spec["max_rows"]),
+    "MultiGranularityForecaster": lambda H, spec: MultiGranularityForecaster(
+        H, validation_size=VALIDATION_SIZE, calibration_size=0
+    ),
 }
 # models fitted once (their fits are long); the others --repeats times
 SLOW = {"LightGBM direct"}

@@ -14,6 +14,7 @@ from sklearn_multigran._regressor import MultiGranularityRegressor
 from sklearn_multigran._transformer import GranularityTransformer
 from sklearn_multigran.forecasting import (
     LastValueRelative,
+    MultiGranularityForecaster,
     horizon_frame,
     make_horizon_targets,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "GranularityTransformer",
     "LastValueRelative",
     "MultiGranularityClassifier",
+    "MultiGranularityForecaster",
     "MultiGranularityMLPClassifier",
     "MultiGranularityMLPRegressor",
     "MultiGranularityRegressor",

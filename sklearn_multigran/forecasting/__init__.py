@@ -19,6 +19,7 @@ from sklearn_multigran.forecasting._baselines import (
     NaiveForecaster,
     WindowRidgeForecaster,
 )
+from sklearn_multigran.forecasting._forecaster import MultiGranularityForecaster
 from sklearn_multigran.forecasting._horizon import horizon_frame, make_horizon_targets
 from sklearn_multigran.forecasting._relative import LastValueRelative
 from sklearn_multigran.forecasting._selection import (
@@ -32,6 +33,7 @@ from sklearn_multigran.forecasting._split import HorizonTimeSeriesSplit
 __all__ = [
     "HorizonTimeSeriesSplit",
     "LastValueRelative",
+    "MultiGranularityForecaster",
     "NaiveForecaster",
     "WindowRidgeForecaster",
     "block_standard_error",
