@@ -175,7 +175,7 @@ class LightGBMDirect(_BaseForecaster):
             back = origins + h - m * int(np.ceil(h / m))
             columns.append(np.where(back >= 0, filled[np.maximum(back, 0)], np.nan))
         target_times = times[origins + h]
-        columns += [target_times.hour.to_numpy(), target_times.dayofweek.to_numpy()]
+        columns += [target_times.hour.to_numpy(), target_times.day_of_week.to_numpy()]
         return np.column_stack(columns)
 
     def _design(self, values, times, h, rows):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sklearn_multigran import __main__ as entry_point
-from sklearn_multigran._cli import DEFAULT_OUTPUT, PROG, SHARING_GRID, main
+from sklearn_multigran._cli import DEFAULT_OUTPUT, PROG, main
 from tests._cli_data import SPLITS, csv_args, hourly_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -62,26 +62,21 @@ def test_default_run_prints_the_report_and_writes_the_plot(default_run):
     assert "[" not in out  # progress, if any, goes to stderr
     assert out.startswith("Forecast of 'load' from the embedded default")
     assert "horizon 24 steps (6h)" in out
-    assert "windows of 15min, 1h, 6h" in out
     table = dict(
         re.findall(
-            r"^  (repeat last value|multi-granularity, sharing=\S+)"
-            r"\s+([\d.]+)",
+            r"^  (repeat last|MultiGranularityForecaster|ridge on the raw "
+            r"window|seasonal naive \((?:day|week)\))\s+([\d.]+)",
             out,
             flags=re.M,
         )
     )
-    assert len(table) == 1 + len(SHARING_GRID)
-    chosen = re.search(r"sharing=(\S+)\s+([\d.]+)\s+[\d.]+\s+<- chosen", out)
-    assert chosen is not None
-    # the seasonal model is far better than carrying the last value forward
-    assert float(chosen.group(2)) < float(table["repeat last value"]) / 5
-    shares = [
-        int(s)
-        for s in re.findall(r"^  (?:15min|1h|6h)\s+[\d.]+\s+(\d+)%", out, flags=re.M)
-    ]
-    assert len(shares) == 3
-    assert abs(sum(shares) - 100) <= 2  # rounded percentages
+    assert len(table) == 5
+    # the forecaster is far better than carrying the last value forward
+    assert float(table["MultiGranularityForecaster"]) < float(table["repeat last"]) / 5
+    assert "90% intervals held" in out
+    shares = [int(s) for s in re.findall(r"^  \w+\s+(\d+)%$", out, flags=re.M)]
+    assert shares
+    assert abs(sum(shares) - 100) <= len(shares)  # rounded percentages
     assert f"Wrote the plot of the held-out forecasts to {DEFAULT_OUTPUT}." in out
     assert_png(directory / DEFAULT_OUTPUT)
 
@@ -140,9 +135,9 @@ def _set(row, column, value):
             r"--time 'when' is not on a regular grid: 2024-03-01 05:30:00 \(line 7\)",
         ),
         (
-            lambda frame: frame.iloc[:100],
+            lambda frame: frame.iloc[:15],
             [],
-            r"too few rows: the 100 rows of data\.csv",
+            r"'value' has 15 steps, too few for --horizon 6 and --splits 3",
         ),
         (None, ["--target", "when"], r"column 'when' is given for two roles"),
     ],
@@ -170,7 +165,7 @@ def test_missing_file_and_missing_arguments(tmp_path, capsys):
         main(["--csv", str(tmp_path / "nope.csv"), "--time", "when"])
     assert "--csv needs --time and --target" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="2"):
-        main(["--stats", "median"])
+        main(["--families", "median"])
     assert "invalid choice: 'median'" in capsys.readouterr().err
 
 
@@ -214,7 +209,7 @@ def test_without_matplotlib_the_report_still_prints(csv, capsys, monkeypatch):
     assert main(csv_args(csv)) == 0
     captured = capsys.readouterr()
     assert "matplotlib is not installed" in captured.err
-    assert "Cross-validated error" in captured.out
+    assert "Test error" in captured.out
     assert not (csv.parent / DEFAULT_OUTPUT).exists()
 
 
@@ -222,7 +217,7 @@ def test_progress_goes_to_stderr(csv, capsys):
     assert main(csv_args(csv, "--no-plot", "-v")) == 0
     captured = capsys.readouterr()
     assert re.search(
-        rf"^\[\s*[\d.]+ s\] fold {SPLITS}/{SPLITS}: trained on",
+        rf"^\[\s*[\d.]+ s\] fold {SPLITS} of {SPLITS} scored",
         captured.err,
         flags=re.M,
     )
@@ -324,12 +319,10 @@ def test_output_format_follows_its_suffix(csv, capsys):
 
 def test_panel_series_too_short_for_an_origin_are_named(tmp_path, capsys):
     long = hourly_frame().assign(site="north")
-    short = hourly_frame(n_rows=30, seed=1).assign(site="tiny")
+    short = hourly_frame(n_rows=15, seed=1).assign(site="tiny")
     path = tmp_path / "panel.csv"
     pd.concat([long, short]).to_csv(path, index=False)
     assert main(csv_args(path, "--group", "site", "--no-plot")) == 0
     out = capsys.readouterr().out
-    assert "left out: series 'tiny' (30 rows), too short for one forecast origin" in (
-        out
-    )
+    assert "left out: series 'tiny' (15 rows), too short to forecast from" in out
     assert "'north'" not in out.split("left out:")[1].splitlines()[0]

@@ -84,7 +84,11 @@ INSTANCES = {
 # Forecasters take a time-indexed series in fit and return a long frame of
 # forecasts from predict: not the (X, y) -> array contract the checks test. They get
 # the checks of the parameter API only, in test_forecasters_follow_the_parameter_api.
-FORECASTERS = {"NaiveForecaster", "WindowRidgeForecaster"}
+FORECASTERS = {
+    "MultiGranularityForecaster",
+    "NaiveForecaster",
+    "WindowRidgeForecaster",
+}
 
 # Row order is the time axis: reordering rows, or transforming a subset, changes
 # which past a row sees, so these two checks cannot hold for a window transformer.

@@ -1,21 +1,18 @@
 """The main job: a direct multi-horizon forecast of a CSV, end to end.
 
 ``python -m sklearn_multigran --csv FILE --time COL --target COL`` reads a series
-(several, stacked, with ``--group``), puts it on a regular time grid, and compares by
-time-series cross-validation
+(several, stacked, with ``--group``), puts it on a regular time grid, and compares on
+the same forecast-origin folds (consecutive test blocks over the last 40% of the
+times, every model refitted on the rows up to each block's first origin)
 
-* repeat-last: the last observed value for every step ahead;
-* plain ridge: ``StandardScaler`` + ``RidgeCV`` on the raw window of the last ``L``
-  values of the target, ``L`` the reach of the multi-granularity features;
-* ``MultiGranularityRegressor(alpha="auto")`` on ``GranularityTransformer`` features
-  of the target (and ``--covariates``), one candidate per value of ``sharing``.
+* repeat-last, and the seasonal naive forecasts a day and a week back;
+* ridge on the raw window minus the last value (``WindowRidgeForecaster``,
+  "ridge-NLinear");
+* ``MultiGranularityForecaster``, whose features (and whether ``--covariates``
+  enter) are chosen from the data on a holdout of each fit's own training origins.
 
-Every model is scored on the same rows and folds, so the table compares like with
-like; the best ``sharing`` is the one with the lowest mean MSE over the folds, as
-``GridSearchCV(scoring="neg_mean_squared_error", cv=...)`` would pick it. The
-plot and the contribution shares show the last fold as forecast by the models
-fitted before it; its scores also count in the choice of ``sharing``, so that view
-is optimistic by one choice among five values.
+The forecaster's choices, each family's share of the forecast and the 90%
+intervals drawn in the plot come from its fit on the last block.
 
 The package is plumbing over the library, one stage per module: ``_read`` (the CSV
 and its checks), ``_run`` (the comparison, returning a :class:`ForecastResult`),
@@ -32,29 +29,18 @@ from sklearn_multigran._cli._read import (
     validate_frame,
 )
 from sklearn_multigran._cli._report import format_report, plot_forecast
-from sklearn_multigran._cli._run import (
-    RIDGE_ALPHAS,
-    SHARING_GRID,
-    ForecastResult,
-    default_granularities,
-    parse_granularity_args,
-    run_forecast,
-)
+from sklearn_multigran._cli._run import ForecastResult, run_forecast
 
 __all__ = [
     "DEFAULT_OUTPUT",
     "PROG",
-    "RIDGE_ALPHAS",
-    "SHARING_GRID",
     "CLIError",
     "ForecastResult",
     "Series",
     "build_parser",
-    "default_granularities",
     "embedded_default",
     "format_report",
     "main",
-    "parse_granularity_args",
     "plot_forecast",
     "read_csv",
     "run_forecast",

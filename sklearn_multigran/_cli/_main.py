@@ -18,14 +18,12 @@ from sklearn_multigran._cli._read import (
 from sklearn_multigran._cli._report import format_report, plot_forecast
 from sklearn_multigran._cli._run import (
     DEFAULT_HORIZON,
-    DEFAULT_LAGS,
     DEFAULT_SPLITS,
     PROGRESS_AFTER,
-    STATS,
     _Progress,
-    parse_granularity_args,
     run_forecast,
 )
+from sklearn_multigran.forecasting._forecaster import FAMILIES
 
 PROG = "python -m sklearn_multigran"
 DEFAULT_OUTPUT = "sklearn_multigran_forecast.png"
@@ -36,10 +34,11 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=(
-            "Forecast a time series H steps ahead with multi-granularity window "
-            "features and MultiGranularityRegressor, choose its sharing by "
-            "time-series cross-validation, compare it with repeat-last and plain "
-            "ridge, and plot held-out forecasts. Without --csv it runs on the "
+            "Forecast a time series H steps ahead with MultiGranularityForecaster "
+            "(features, lookback and penalty chosen from the data), compare it on "
+            "the same forecast-origin folds with repeat-last, seasonal naive and "
+            "ridge on the raw window, and plot held-out forecasts with their 90% "
+            "intervals. Without --csv it runs on the "
             "embedded default: eight weeks of a generated 15-minute load series "
             "with daily and weekly cycles (columns time, load, temperature)."
         ),
@@ -85,35 +84,28 @@ def build_parser():
         help=f"steps ahead (default {DEFAULT_HORIZON})",
     )
     model.add_argument(
-        "--granularities",
-        nargs="+",
-        metavar="G",
-        help="window lengths: durations such as 15min, 1h, 1D, or numbers of steps "
-        "(default: 1, 4 and 24 steps)",
-    )
-    model.add_argument(
-        "--lags",
+        "--lookback",
         type=int,
-        default=DEFAULT_LAGS,
-        metavar="K",
-        help=f"windows per granularity, each one granularity further back (default "
-        f"{DEFAULT_LAGS})",
+        metavar="L",
+        help="steps of raw window (default: chosen from the data, a week on "
+        "sub-daily grids unless another length wins on the holdout)",
     )
     model.add_argument(
-        "--stats",
+        "--families",
         nargs="+",
-        default=["mean"],
-        choices=STATS,
-        metavar="STAT",
-        help=f"window statistics among {', '.join(STATS)} (default: mean)",
+        choices=FAMILIES,
+        metavar="FAMILY",
+        help=f"feature families beside the window, among {', '.join(FAMILIES)} "
+        "(default: chosen from the data)",
     )
     model.add_argument(
         "--splits",
         type=int,
         default=DEFAULT_SPLITS,
         metavar="N",
-        help=f"TimeSeriesSplit folds (default {DEFAULT_SPLITS}); the models fitted "
-        "before the last one forecast it for the plot and the contributions",
+        help=f"consecutive test blocks over the last 40%% of the times (default "
+        f"{DEFAULT_SPLITS}); the models fitted before the last one forecast it for "
+        "the plot",
     )
     output = parser.add_argument_group("output")
     output.add_argument(
@@ -211,8 +203,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.horizon < 1:
         parser.error(f"--horizon must be at least 1, got {args.horizon}")
-    if args.lags < 1:
-        parser.error(f"--lags must be at least 1, got {args.lags}")
+    if args.lookback is not None and args.lookback < 2:
+        parser.error(f"--lookback must be at least 2, got {args.lookback}")
     if args.splits < 2:
         parser.error(f"--splits must be at least 2, got {args.splits}")
     if args.csv is not None and (args.time is None or args.target is None):
@@ -244,16 +236,12 @@ def main(argv=None):
             source=source,
         )
         progress(f"read {len(series.frame)} rows of {source}")
-        granularities = None
-        if args.granularities:
-            granularities = parse_granularity_args(args.granularities, series.step)
         result = run_forecast(
             series,
             horizon=args.horizon,
-            granularities=granularities,
-            n_lags=args.lags,
-            stats=tuple(args.stats),
             n_splits=args.splits,
+            families=args.families or "auto",
+            lookback=args.lookback or "auto",
             progress=progress,
         )
     except CLIError as exc:

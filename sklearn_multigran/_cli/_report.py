@@ -8,11 +8,6 @@ import pandas as pd
 
 from sklearn_multigran._granularity import duration_alias
 
-_CRITERIA = {
-    "evidence": "the evidence (marginal likelihood)",
-    "gcv": "generalised cross-validation",
-}
-
 
 def _describe_step(steps, step):
     return f"{steps} steps ({duration_alias(steps * step.value)})"
@@ -31,7 +26,7 @@ def _decimals(values):
 
 def format_report(result):
     """The report printed on stdout, as one string."""
-    series, scores = result.series, result.scores
+    series, scores, choices = result.series, result.scores, result.choices
     frame, step = series.frame, series.step
     times = frame[series.time]
     data = f"  {len(frame)} rows"
@@ -43,54 +38,48 @@ def format_report(result):
     if result.left_out:
         shown = ", ".join(f"{key!r} ({rows} rows)" for key, rows in result.left_out)
         data += (
-            f"\n  left out: series {shown}, too short for one forecast origin "
-            f"({result.window} steps of history and {result.horizon} ahead, no NaN)"
+            f"\n  left out: series {shown}, too short to forecast from "
+            f"(fewer than {3 * result.horizon + 2} rows for horizon {result.horizon})"
         )
+    covariates = (
+        f"; covariates {', '.join(series.covariates)} offered to the forecaster"
+        if series.covariates
+        else ""
+    )
+    first = result.folds[0][0]
     lines = [
         f"Forecast of {series.target!r} from {series.source}",
         data,
-        f"  horizon {_describe_step(result.horizon, step)}, "
-        f"{result.n_origins} forecast origins in {len(result.folds)} time-series "
-        "folds",
-        f"  features: {', '.join(result.stats)} of "
-        f"{', '.join([series.target, *series.covariates])} over windows of "
-        f"{', '.join(result.granularities)}",
-        f"  ending at the origin, {result.n_lags} lags each "
-        f"(history of {_describe_step(result.window, step)})",
+        f"  horizon {_describe_step(result.horizon, step)}; {result.n_origins} test "
+        f"origins in {len(result.folds)} consecutive blocks from {first}, each "
+        "model refitted on the rows up to its block's first origin" + covariates,
         "",
-        "Cross-validated error (mean over folds, origins and steps ahead)",
+        "Test error (mean over blocks of the mean over origins and steps ahead)",
     ]
-    labels = {
-        "repeat last": "repeat last value",
-        "plain ridge": f"plain ridge on the last {result.window} values",
-    }
-    rows = [
-        (labels.get(row.model) or f"multi-granularity, sharing={row.sharing:.2f}", row)
-        for row in scores.itertuples()
-    ]
-    width = max(len(label) for label, _ in rows) + 2
+    width = max(len(name) for name in scores["model"]) + 2
     mse = _decimals(scores["mse"].to_numpy())
     mae = _decimals(scores["mae"].to_numpy())
-    lines.append(f"  {'model':<{width}}{'MSE':>12}{'MAE':>12}")
-    for label, row in rows:
-        mark = "  <- chosen" if row.chosen else ""
+    lines.append(f"  {'model':<{width}}{'MSE':>12}{'MAE':>12}{'fit (s)':>10}")
+    for row in scores.itertuples():
+        mark = "  <- lowest" if row.best else ""
         lines.append(
-            f"  {label:<{width}}{row.mse:>12.{mse}f}{row.mae:>12.{mae}f}{mark}"
+            f"  {row.model:<{width}}{row.mse:>12.{mse}f}{row.mae:>12.{mae}f}"
+            f"{row.fit_seconds:>10.2f}{mark}"
         )
-    contributions = result.contributions
-    size = _decimals(contributions["mean_abs"].to_numpy())
+    rank = choices["target_rank"]
+    families = ", ".join(choices["families"]) or "none beyond the window"
     lines += [
         "",
-        f"Chosen: sharing={result.sharing:.2f} (lowest mean MSE), then alpha="
-        f"{result.alpha:.3g} by {_CRITERIA.get(result.criterion, result.criterion)}",
-        "Contributions to the held-out forecasts (the last fold), measured from the "
-        "training mean",
-        f"  {'granularity':<14}{'mean |contribution|':>20}{'share':>8}",
+        "MultiGranularityForecaster's choices (last block's fit, on a holdout of its "
+        "training origins):",
+        f"  window of {_describe_step(choices['lookback'], step)}; families: "
+        f"{families}; alpha={choices['alpha']:.3g}; target rank "
+        + ("full" if rank is None else str(rank)),
+        f"  90% intervals held {result.coverage:.1%} of the last block's truths",
+        "Share of the forecast by family (mean |coefficient| x spread of each column)",
     ]
-    for row in contributions.itertuples():
-        lines.append(
-            f"  {row.granularity:<14}{row.mean_abs:>20.{size}f}{row.share:>8.0%}"
-        )
+    for name, share in choices["shares"].items():
+        lines.append(f"  {name:<14}{share:>8.0%}")
     return "\n".join(lines)
 
 
@@ -109,26 +98,34 @@ def plot_forecast(result, path, *, overwrite=False):
     ax = figure.subplots()
     truth = result.plot_truth
     ax.plot(truth.index, truth.to_numpy(), color="black", lw=1.4, label="truth")
-    styles = {
-        "multi-granularity": {"color": "tab:blue", "lw": 2.0, "ls": "-"},
-        "plain ridge": {"color": "tab:orange", "lw": 1.2, "ls": "--"},
-    }
     forecasts = result.plot_forecasts
-    for name, style in styles.items():
-        label = (
-            f"multi-granularity (sharing={result.sharing:.2f})"
-            if name == "multi-granularity"
-            else f"plain ridge (last {result.window} values)"
+    ours = forecasts[forecasts["model"] == "MultiGranularityForecaster"]
+    ridge = forecasts[forecasts["model"] == "ridge on the raw window"]
+    for k, (_, part) in enumerate(ours.groupby("origin", sort=True)):
+        ax.fill_between(
+            part["time"],
+            part["lower"],
+            part["upper"],
+            color="tab:blue",
+            alpha=0.2,
+            label="90% interval" if k == 0 else None,
         )
-        for k, (_, path_) in enumerate(
-            forecasts[forecasts["model"] == name].groupby("origin", sort=True)
-        ):
-            ax.plot(
-                path_["target_time"],
-                path_["value"],
-                label=label if k == 0 else None,
-                **style,
-            )
+        ax.plot(
+            part["time"],
+            part["prediction"],
+            color="tab:blue",
+            lw=2.0,
+            label="MultiGranularityForecaster" if k == 0 else None,
+        )
+    for k, (_, part) in enumerate(ridge.groupby("origin", sort=True)):
+        ax.plot(
+            part["time"],
+            part["prediction"],
+            color="tab:orange",
+            lw=1.2,
+            ls="--",
+            label="ridge on the raw window" if k == 0 else None,
+        )
     origins = forecasts["origin"].unique()
     at = truth.reindex(pd.DatetimeIndex(origins))
     ax.plot(
@@ -139,7 +136,7 @@ def plot_forecast(result, path, *, overwrite=False):
     ax.set_title(
         f"{series.target}{where}: forecasts up to "
         f"{_describe_step(result.horizon, series.step)} ahead from {n_paths} "
-        f"origin{'s' if n_paths > 1 else ''} in the held-out fold"
+        f"origin{'s' if n_paths > 1 else ''} of the last test block"
     )
     ax.set_xlabel(f"{series.time} (step {duration_alias(series.step.value)})")
     ax.set_ylabel(f"{series.target} (units of the data)")
