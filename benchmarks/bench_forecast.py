@@ -295,7 +295,12 @@ MODELS = {
 # models fitted once (their fits are long); the others --repeats times
 SLOW = {"LightGBM direct"}
 # models whose conformal intervals are measured (a second fit, with calibration)
-INTERVALS = {"repeat-last", "seasonal naive (day)", "ridge-NLinear"}
+INTERVALS = {
+    "repeat-last",
+    "seasonal naive (day)",
+    "ridge-NLinear",
+    "MultiGranularityForecaster",
+}
 
 
 # --------------------------------------------------------------------------------------
