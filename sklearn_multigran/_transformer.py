@@ -67,6 +67,10 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         "right", ``k + 1`` for "both", ``k - 1`` for "neither", as pandas). A string
         such as ``"15min"`` or a ``Timedelta`` is a duration, which needs a time
         source: a DataFrame with a ``DatetimeIndex``, or ``time_column``.
+        ``"day"``, ``"week"`` and ``"month"`` (or a :class:`CalendarPeriod` for
+        another zone or week start) are calendar periods in the times' zone: lag
+        0 is the row's period so far, lag ``k`` the ``k``-th previous whole
+        period. They take the statistics "mean" to "last" of ``stats``.
 
     stats : list or tuple of str, default=("mean", "std", "min", "max")
         Statistics, in any mix and order (the output follows it):
