@@ -13,6 +13,8 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_multigran import CalendarPeriod, GranularityTransformer
@@ -300,3 +302,58 @@ def test_feature_names_and_errors():
     assert repr(period) == (
         "CalendarPeriod('week', tz='Europe/Berlin', week_start='sunday')"
     )
+
+
+@settings(max_examples=60)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 60),
+    unit=st.sampled_from(["day", "week", "month"]),
+    week_start=st.sampled_from(["monday", "thursday", "sunday"]),
+    zone=st.sampled_from([None, "America/Havana", "Pacific/Chatham"]),
+    closed=st.sampled_from(["left", "right", "both", "neither"]),
+    min_periods=st.integers(0, 3),
+    ddof=st.integers(0, 1),
+    lags=st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True),
+)
+def test_property_against_oracle(
+    seed, n_rows, unit, week_start, zone, closed, min_periods, ddof, lags
+):
+    # ties, gaps of empty periods, groups, NaN runs and unsorted rows
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2023-10-20", "s").astype(np.int64)
+    spread = int(rng.choice([3, 40, 200])) * 86_400
+    times = (start + rng.integers(0, spread // 3600, n_rows) * 3600) * _NS
+    groups = rng.choice(["a", "b"], n_rows)
+    values = rng.integers(0, 4, (n_rows, 1)).astype(np.float64)
+    values[rng.random((n_rows, 1)) < 0.3] = np.nan
+    index = pd.DatetimeIndex(times.view("datetime64[ns]"))
+    if zone is not None:
+        index = index.tz_localize("UTC").tz_convert(zone)
+    X = pd.DataFrame({"g": groups, "x": values[:, 0]}, index=index)
+    week_start = week_start if unit == "week" else "monday"
+    gt = GranularityTransformer(
+        (CalendarPeriod(unit, week_start=week_start),),
+        stats=STATS,
+        lags=lags,
+        closed=closed,
+        group_column="g",
+        min_periods=min_periods,
+        ddof=ddof,
+        fill_value=-1.0,
+    )
+    want = naive_calendar_buckets(
+        values,
+        times,
+        list(groups),
+        unit,
+        zone,
+        week_start=week_start,
+        lags=lags,
+        stats=STATS,
+        closed=closed,
+        min_periods=min_periods,
+        ddof=ddof,
+        fill_value=-1.0,
+    )
+    assert_allclose(gt.fit_transform(X), want, rtol=1e-9, atol=1e-9)

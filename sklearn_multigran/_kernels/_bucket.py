@@ -160,6 +160,12 @@ def bucket_sweeps(
                 if r >= 0 and seg_period[r] == target:
                     lag_seg[s, j] = r
         finished = np.empty((n_seg, n_stats))
+        # a period without rows: the statistics of nothing (count 0, sum 0 with
+        # min_periods=0, else fill_value)
+        empty = np.empty(n_stats)
+        _reset(acc)
+        for m in range(n_stats):
+            empty[m] = _finish(acc, stat_codes[m], min_periods, ddof, fill_value)
         for c in range(n_columns):
             x = columns[c]
             base = first_col + c * n_stats * n_lags
@@ -199,12 +205,7 @@ def bucket_sweeps(
                             else:
                                 r = lag_seg[s, j]
                                 for m in range(n_stats):
-                                    if r >= 0:
-                                        value = finished[r, m]
-                                    elif stat_codes[m] == 6:
-                                        value = 0.0
-                                    else:
-                                        value = fill_value
+                                    value = finished[r, m] if r >= 0 else empty[m]
                                     out[row, base + m * n_lags + j] = value
                     if not closed_right:
                         for q in range(i, e):
