@@ -357,3 +357,26 @@ def test_property_against_oracle(
         fill_value=-1.0,
     )
     assert_allclose(gt.fit_transform(X), want, rtol=1e-9, atol=1e-9)
+
+
+def test_polars_aware_times_use_their_zone():
+    pl = pytest.importorskip("polars")
+    times = pl.datetime_range(
+        pl.datetime(2024, 3, 30), pl.datetime(2024, 4, 1), "6h", eager=True
+    ).dt.replace_time_zone("Europe/Berlin")
+    frame = pl.DataFrame({"t": times, "x": np.arange(len(times), dtype=float)})
+    gt = GranularityTransformer(("day",), stats=("count", "sum"), time_column="t")
+    want = naive_calendar_buckets(
+        np.arange(len(times), dtype=float)[:, None],
+        times.dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+        .cast(pl.Int64)
+        .to_numpy()
+        * 1000,
+        [None] * len(times),
+        "day",
+        "Europe/Berlin",
+        stats=("count", "sum"),
+    )
+    assert_array_equal(gt.fit_transform(frame), want)
+    assert gt.time_zone_ == "Europe/Berlin"
