@@ -21,9 +21,18 @@ round-robin over the tools and the table quotes medians. Before timing, one
 process checks agreement on the first ``--check-rows`` rows: every tool against
 ours, and ours against numpy on a sample of windows.
 
+A second row set, ``--set calendar``: calendar buckets "day" and "week" (mean,
+std, min, max; lags 0, 1, 2; ``closed="left"``) through ``GranularityTransformer.
+fit_transform`` on a DataFrame with a naive ``DatetimeIndex``, against polars
+``group_by_dynamic`` (the whole periods, joined back to the rows for lags 1 and 2)
+plus cumulative sums, counts and extremes over each period for lag 0 (the period
+so far), joined back to the rows. Its table goes between ``<!-- stats-calendar:
+start -->`` and ``<!-- stats-calendar:end -->``.
+
 Run ``python benchmarks/bench_stats.py`` (``--rows 200000 --repeats 1`` for a
-quick run). The table is printed and written to ``doc/benchmarks.md`` between
-``<!-- stats:start -->`` and ``<!-- stats:end -->``.
+quick run; ``--set calendar`` for the calendar rows). The table is printed and
+written to ``doc/benchmarks.md`` between ``<!-- stats:start -->`` and
+``<!-- stats:end -->``.
 """
 
 import argparse
@@ -43,7 +52,11 @@ SCRIPT = Path(__file__).resolve()
 REPO = SCRIPT.parents[1]
 DOC_PATH = REPO / "doc" / "benchmarks.md"
 SECTION = "stats"
-MEASURED_SOURCES = [REPO / "sklearn_multigran" / "_kernels"]
+MEASURED_SOURCES = [
+    REPO / "sklearn_multigran" / "_kernels",
+    REPO / "sklearn_multigran" / "_granularity.py",
+    REPO / "sklearn_multigran" / "_transformer.py",
+]
 
 START = np.datetime64("2024-01-01T00:00", "ns")
 STEP_NS = 60 * 10**9
@@ -72,6 +85,23 @@ CASES = {
     "ewm_mean_1D": ("ewm_mean", "1D", ["pandas"], 3.0),
     "slope_1h": ("slope", "1h", ["polars", "pandas"], 5.0),
 }
+# the calendar row set: (period, polars every, competitors, target)
+CALENDAR_CASES = {
+    "calendar_day": ("calendar", "day", ["polars"], 3.0),
+    "calendar_week": ("calendar", "week", ["polars"], 3.0),
+}
+CALENDAR_STATS = ("mean", "std", "min", "max")
+CALENDAR_LAGS = (0, 1, 2)
+CALENDAR_EVERY = {"day": "1d", "week": "1w"}
+ROW_SETS = {
+    "kernels": (CASES, "stats", "## Order, EWM and slope kernels (issue 14)"),
+    "calendar": (
+        CALENDAR_CASES,
+        "stats-calendar",
+        "## Calendar buckets (issue 14)",
+    ),
+}
+ALL_CASES = {**CASES, **CALENDAR_CASES}
 LABELS = {
     "ours": "ours: `window_statistics_extra` on sorted arrays, 1 thread",
     "polars": "polars, 1 thread",
@@ -101,6 +131,8 @@ def load_data(data_dir, n_rows=None):
 
 
 def setup_ours(stat, granularity, x, t):
+    if stat == "calendar":
+        return setup_ours_calendar(granularity, x, t)
     from sklearn_multigran._kernels._dispatch_stats import window_statistics_extra
 
     n = len(x)
@@ -126,8 +158,73 @@ def setup_ours(stat, granularity, x, t):
     return run
 
 
+def setup_ours_calendar(period, x, t):
+    import pandas as pd
+
+    from sklearn_multigran import GranularityTransformer
+
+    frame = pd.DataFrame({"x": x}, index=pd.DatetimeIndex(t.view("datetime64[ns]")))
+    gt = GranularityTransformer(
+        (period,), stats=CALENDAR_STATS, lags=list(CALENDAR_LAGS), closed="left"
+    )
+    # columns by statistic, then lag: as the polars setup
+    return lambda: gt.fit_transform(frame)
+
+
+def setup_polars_calendar(period, x, t):
+    import polars as pl
+
+    every = CALENDAR_EVERY[period]
+    frame = pl.DataFrame(
+        {
+            "time": pl.Series("time", t.view("datetime64[ns]")).set_sorted(),
+            "x": pl.Series("x", x, nan_to_null=True),
+        }
+    )
+    col = pl.col("x")
+
+    def run():
+        rows = frame.with_columns(pl.col("time").dt.truncate(every).alias("period"))
+        # the whole periods, keyed by the start of the period k later
+        whole = frame.group_by_dynamic("time", every=every).agg(
+            col.mean().alias("mean"),
+            col.std(ddof=0).alias("std"),
+            col.min().alias("min"),
+            col.max().alias("max"),
+        )
+        for k in CALENDAR_LAGS[1:]:
+            lagged = whole.select(
+                pl.col("time").dt.offset_by(f"{k}{every[-1]}").alias("period"),
+                *[pl.col(s).alias(f"{s}_lag{k}") for s in CALENDAR_STATS],
+            )
+            rows = rows.join(lagged, on="period", how="left")
+        # the period so far, [period start, t): cumulative, less the row itself
+        present = col.is_not_null()
+        filled = col.fill_null(0.0)
+        n = (present.cum_sum() - present).over("period").cast(pl.Float64)
+        s1 = (filled.cum_sum() - filled).over("period")
+        s2 = ((filled * filled).cum_sum() - filled * filled).over("period")
+        mean = pl.when(n > 0).then(s1 / n)
+        std = pl.when(n > 0).then(((s2 / n) - (s1 / n) ** 2).clip(0.0).sqrt())
+        low = col.fill_null(float("inf")).cum_min().shift(1).over("period")
+        high = col.fill_null(float("-inf")).cum_max().shift(1).over("period")
+        rows = rows.with_columns(
+            mean.alias("mean_lag0"),
+            std.alias("std_lag0"),
+            pl.when(n > 0).then(low).alias("min_lag0"),
+            pl.when(n > 0).then(high).alias("max_lag0"),
+        )
+        names = [f"{s}_lag{k}" for s in CALENDAR_STATS for k in CALENDAR_LAGS]
+        return rows.select(names).fill_null(float("nan")).to_numpy()
+
+    return run
+
+
 def setup_polars(stat, granularity, x, t):
     import polars as pl
+
+    if stat == "calendar":
+        return setup_polars_calendar(granularity, x, t)
 
     # polars reads NaN as a value, and null as missing
     frame = pl.DataFrame(
@@ -189,7 +286,7 @@ SETUPS = {"ours": setup_ours, "polars": setup_polars, "pandas": setup_pandas}
 
 
 def child_measure(case, tool, data_dir):
-    stat, granularity, _, _ = CASES[case]
+    stat, granularity, _, _ = ALL_CASES[case]
     setup = SETUPS[tool]
     setup(stat, granularity, *load_data(data_dir, WARM_ROWS))()
     run = setup(stat, granularity, *load_data(data_dir))
@@ -231,20 +328,41 @@ def _worst_rel(reference, other):
     return float(np.max(np.abs(reference[both] - other[both]) / scale))
 
 
-def child_check(data_dir, n_rows, n_sample, seed):
+def _worst_rel_calendar(reference, other):
+    """Worst relative difference, against the scale of the values (about 100).
+
+    polars' lag-0 std comes from raw sums of squares, whose rounding is relative
+    to the mean, not to the std.
+    """
+    if (np.isnan(reference) != np.isnan(other)).any():
+        return float("inf")
+    both = ~np.isnan(reference)
+    if not both.any():
+        return 0.0
+    scale = np.nanmax(np.abs(reference))
+    return float(np.max(np.abs(reference[both] - other[both])) / scale)
+
+
+def child_check(data_dir, n_rows, n_sample, seed, row_set="kernels"):
     x, t = load_data(data_dir, n_rows)
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(x), size=min(n_sample, len(x)), replace=False))
     report = {}
-    for case, (stat, granularity, others, _) in CASES.items():
+    for case, (stat, granularity, others, _) in ROW_SETS[row_set][0].items():
         ours = setup_ours(stat, granularity, x, t)()
         entry = {}
-        if not stat.startswith("ewm"):
+        if stat == "calendar":
+            for tool in others:
+                theirs = SETUPS[tool](stat, granularity, x, t)()
+                entry[tool] = _worst_rel_calendar(ours, theirs)
+        elif not stat.startswith("ewm"):
             entry["numpy"] = _worst_rel(
                 _exact(x, t, stat, granularity, rows), ours[rows]
             )
-        for tool in others:
-            entry[tool] = _worst_rel(ours, SETUPS[tool](stat, granularity, x, t)())
+        if stat != "calendar":
+            for tool in others:
+                theirs = SETUPS[tool](stat, granularity, x, t)()
+                entry[tool] = _worst_rel(ours, theirs)
         report[case] = entry
     return report
 
@@ -267,7 +385,14 @@ def main():
     parser.add_argument("--check-rows", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--set",
+        choices=sorted(ROW_SETS),
+        default="kernels",
+        help="row set to run; each writes its own section of doc/benchmarks.md",
+    )
     args = parser.parse_args()
+    cases, section, heading = ROW_SETS[args.set]
 
     digest = _harness.source_digest(MEASURED_SOURCES)
     loads = {"start": _harness.load_average()}
@@ -281,12 +406,13 @@ def main():
                 "n_rows": min(args.check_rows, args.rows),
                 "n_sample": 300,
                 "seed": args.seed,
+                "row_set": args.set,
             },
             env=ENV_1_THREAD,
         )
         runs = {}
         for _ in range(args.repeats):
-            for case, (_, _, others, _) in CASES.items():
+            for case, (_, _, others, _) in cases.items():
                 for tool in ["ours", *others]:
                     figures = _harness.run_child_undisturbed(
                         SCRIPT,
@@ -306,7 +432,7 @@ def main():
 
     rows = []
     verdicts = []
-    for case, (stat, granularity, others, target) in CASES.items():
+    for case, (stat, granularity, others, target) in cases.items():
         ours = statistics.median(r["seconds"] for r in runs[(case, "ours")])
         theirs = {
             tool: statistics.median(r["seconds"] for r in runs[(case, tool)])
@@ -318,9 +444,14 @@ def main():
         agreement = ", ".join(
             f"{tool} {value:.1e}" for tool, value in check[case].items()
         )
+        what = (
+            f'calendar "{granularity}", {"/".join(CALENDAR_STATS)}, lags 0-2'
+            if stat == "calendar"
+            else f"`{stat}` over {granularity}"
+        )
         rows.append(
             [
-                f"`{stat}` over {granularity}",
+                what,
                 _fmt_s(ours),
                 ", ".join(f"{tool} {_fmt_s(s)}" for tool, s in theirs.items()),
                 f"{ratio:.1f}x vs {fastest}",
@@ -334,16 +465,30 @@ def main():
     command = "python benchmarks/bench_stats.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
+    if args.set == "calendar":
+        what = (
+            "Ours is `GranularityTransformer.fit_transform` on a DataFrame with a "
+            "naive DatetimeIndex (validation, period ids and the bucket kernel); "
+            "polars is `group_by_dynamic` for the whole periods joined back to the "
+            "rows by period start (lags 1, 2) and cumulative sums, counts and "
+            "extremes over each period for lag 0, the period so far. Agreement: "
+            "the largest difference from ours, relative to the largest value, on "
+            f"the first {min(args.check_rows, args.rows):,} rows."
+        )
+    else:
+        what = (
+            "Ours is the kernel on sorted arrays. Agreement: the largest relative "
+            f"difference from ours on the first {min(args.check_rows, args.rows):,} "
+            "rows (numpy: by definition on 300 sampled windows; np.polyfit itself "
+            "rounds at about 1e-9 here)."
+        )
     text = "\n".join(
         [
-            "## Order, EWM and slope kernels (issue 14)",
+            heading,
             "",
             f"One 1-minute series of {args.rows:,} rows with 1% NaN, one thread each, "
             f"median wall time of {n_runs} fresh process(es) per tool (input built "
-            "and code compiled before the timed call). Ours is the kernel on sorted "
-            "arrays. Agreement: the largest relative difference from ours on the "
-            f"first {min(args.check_rows, args.rows):,} rows (numpy: by definition "
-            "on 300 sampled windows; np.polyfit itself rounds at about 1e-9 here).",
+            f"and code compiled before the timed call). {what}",
             "",
             _harness.markdown_table(
                 [
@@ -370,7 +515,7 @@ def main():
     )
     print(text)
     if not args.no_write:
-        _harness.write_section(DOC_PATH, SECTION, text)
+        _harness.write_section(DOC_PATH, section, text)
 
 
 if __name__ == "__main__":

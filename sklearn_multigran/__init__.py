@@ -7,6 +7,7 @@ a shared set with their own, ``W_g = sharing * W_shared + (1 - sharing) * W_g_ow
 
 from sklearn_multigran._calendar import CalendarFeatures
 from sklearn_multigran._classifier import MultiGranularityClassifier
+from sklearn_multigran._granularity import CalendarPeriod
 from sklearn_multigran._mlp_classifier import MultiGranularityMLPClassifier
 from sklearn_multigran._mlp_regressor import MultiGranularityMLPRegressor
 from sklearn_multigran._pipeline import make_multigranularity_pipeline
@@ -23,6 +24,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CalendarFeatures",
+    "CalendarPeriod",
     "GranularityTransformer",
     "LastValueRelative",
     "MultiGranularityClassifier",

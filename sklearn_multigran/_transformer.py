@@ -8,8 +8,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from sklearn_multigran._granularity import parse_granularities
+from sklearn_multigran._granularity import calendar_period, parse_granularities
+from sklearn_multigran._kernels._bucket import bucket_sweeps
 from sklearn_multigran._kernels._dispatch import (
+    _read_only,
     any_infinite,
     group_end_rows,
     rows_in_order,
@@ -38,6 +40,10 @@ _STATS = (*STAT_CODES, *FIXED_STATISTICS)
 # half-lives beyond their largest lag, where the weights left out sum to less than
 # 2^-64 of those kept (below float64's resolution of the result)
 _EWM_HALF_LIVES = 64
+_DAY_NS = 86_400 * 10**9
+# the longest day (a 25-hour DST day; zones have skipped or doubled up to a day
+# at most), week and month, for the history calendar lags reach back to
+_LONGEST_PERIOD_NS = {"day": 2 * _DAY_NS, "week": 8 * _DAY_NS, "month": 32 * _DAY_NS}
 # how pandas' int64 view of datetimes holds NaT
 _NAT = np.iinfo(np.int64).min
 
@@ -61,6 +67,10 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         "right", ``k + 1`` for "both", ``k - 1`` for "neither", as pandas). A string
         such as ``"15min"`` or a ``Timedelta`` is a duration, which needs a time
         source: a DataFrame with a ``DatetimeIndex``, or ``time_column``.
+        ``"day"``, ``"week"`` and ``"month"`` (or a :class:`CalendarPeriod` for
+        another zone or week start) are calendar periods in the times' zone: lag
+        0 is the row's period so far, lag ``k`` the ``k``-th previous whole
+        period. They take the statistics "mean" to "last" of ``stats``.
 
     stats : list or tuple of str, default=("mean", "std", "min", "max")
         Statistics, in any mix and order (the output follows it):
@@ -296,6 +306,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         )
         order, group_starts = _sort_rows(times, codes, len(keys))
         _check_no_nat(times, order, group_starts, time_source, 0)
+        self._check_calendar_stats(granularities)
         self.granularities_ = granularities
         self.lags_ = self._check_lags(granularities)
         self._store_history(
@@ -348,12 +359,64 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             values = values[order]
             times = times[order]
             out_rows = order if out_rows is None else out_rows[order]
+        is_calendar = [g.kind == "calendar" for g in self.granularities_]
+        plain = [k for k, calendar in enumerate(is_calendar) if not calendar]
+        n_columns = values.shape[1]
+        n_stats = len(self.stats)
+        widths = [n_columns * n_stats * len(lags) for lags in self.lags_]
+        if not any(is_calendar):
+            return self._plain_statistics(
+                values, times, group_starts, plain, out_rows, n_out
+            )
+        out = np.empty((n_out, sum(widths)), dtype=np.float64)
+        starts = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+        if plain:
+            block = self._plain_statistics(
+                values, times, group_starts, plain, out_rows, n_out
+            )
+            offset = 0
+            for k in plain:
+                out[:, starts[k] : starts[k + 1]] = block[
+                    :, offset : offset + widths[k]
+                ]
+                offset += widths[k]
+        if not len(times) or not sum(widths):
+            return out
+        columns = _read_only(values.T, np.float64)
+        times = _read_only(times, np.int64)
+        group_starts = _read_only(group_starts, np.int64)
+        out_rows = _read_only(np.empty(0) if out_rows is None else out_rows, np.int64)
+        stat_codes = _read_only([STAT_CODES[stat] for stat in self.stats], np.int64)
+        for k, calendar in enumerate(is_calendar):
+            if not calendar:
+                continue
+            period = calendar_period(self.granularities[k])
+            periods = _read_only(period.period_ids(times, self.time_zone_), np.int64)
+            bucket_sweeps(
+                columns,
+                times,
+                periods,
+                group_starts,
+                _read_only(self.lags_[k], np.int64),
+                stat_codes,
+                int(starts[k]),
+                self.closed in ("right", "both"),
+                self.min_periods,
+                self.ddof,
+                float(self.fill_value),
+                out_rows,
+                out,
+            )
+        return out
+
+    def _plain_statistics(self, values, times, group_starts, which, out_rows, n_out):
+        """The duration and row granularities ``which`` (indices), by the kernels."""
         return window_statistics(
             values,
             times,
             group_starts,
-            [(g.kind, g.size) for g in self.granularities_],
-            lags=self.lags_,
+            [(self.granularities_[k].kind, self.granularities_[k].size) for k in which],
+            lags=[self.lags_[k] for k in which],
             closed=self.closed,
             stats=list(self.stats),
             min_periods=self.min_periods,
@@ -464,6 +527,17 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         if len(set(lags)) != len(lags):
             raise ValueError(f"{param}={spec!r} lists a lag twice; list each lag once.")
         return lags
+
+    def _check_calendar_stats(self, granularities):
+        """Calendar periods take the rolling statistics only (for now)."""
+        calendar = [g.name for g in granularities if g.kind == "calendar"]
+        other = [stat for stat in self.stats if stat not in STAT_CODES]
+        if calendar and other:
+            raise ValueError(
+                f"stats={self.stats!r} has {other}, which calendar periods "
+                f"{calendar} do not compute yet; calendar periods take "
+                f"{list(STAT_CODES)}. Use a separate transformer for the others."
+            )
 
     def _check_stats(self):
         stats = list(self.stats)
@@ -646,7 +720,7 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
         )
 
     def _require_time_source(self, granularities, is_frame):
-        durations = [g.name for g in granularities if g.kind == "time"]
+        durations = [g.name for g in granularities if g.kind != "rows"]
         if durations:
             where = (
                 "X has no DatetimeIndex and time_column is None"
@@ -654,7 +728,8 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
                 else "X is an array without timestamps"
             )
             raise ValueError(
-                f"granularities {durations} are durations, which need a time "
+                f"granularities {durations} are durations or calendar periods, "
+                "which need a time "
                 f"source, but {where}: pass a DataFrame with a DatetimeIndex, set "
                 "time_column, or give the windows as row counts (ints)."
             )
@@ -680,8 +755,17 @@ class GranularityTransformer(TransformerMixin, BaseEstimator):
             ewm = any(stat in ("ewm_mean", "ewm_std") for stat in self.stats)
             extra = _EWM_HALF_LIVES - 1 if ewm else 0
             reach = {"rows": 0, "time": 0}
-            for g, lags in zip(self.granularities_, self.lags_, strict=True):
+            for g, lags, spec in zip(
+                self.granularities_, self.lags_, self.granularities, strict=True
+            ):
                 windows_back = max(lags) + 1 + extra
+                if g.kind == "calendar":
+                    # whole periods back to the oldest lag's start: the longest
+                    # day, week or month, plus a day for offset changes
+                    longest = _LONGEST_PERIOD_NS[calendar_period(spec).unit]
+                    size = windows_back * longest + _DAY_NS
+                    reach["time"] = max(reach["time"], size)
+                    continue
                 reach[g.kind] = max(reach[g.kind], windows_back * g.size)
             row_reach = reach["rows"] + 1
             time_reach = reach["time"]

@@ -397,3 +397,107 @@ def sqrt_exact(value):
         return math.ldexp(root, k)
     except OverflowError:
         return math.inf
+
+
+# Calendar buckets (``_kernels/_bucket.py``), by zoneinfo's datetime arithmetic
+# --------------------------------------------------------------------------------------
+
+_WEEKDAY_NAMES = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+
+def naive_local_date(t_ns, zone):
+    """The local calendar date of ``t_ns``: UTC ns read in ``zone``, or naive ns."""
+    import datetime
+    import zoneinfo
+
+    seconds, rest = divmod(int(t_ns), 10**9)
+    if zone is None:
+        moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(
+            seconds=seconds, microseconds=rest // 1000
+        )
+    else:
+        moment = datetime.datetime.fromtimestamp(
+            seconds, datetime.timezone.utc
+        ).astimezone(zoneinfo.ZoneInfo(zone))
+    return moment.date()
+
+
+def naive_period(date, unit, week_start="monday"):
+    """A period key comparable by subtraction: (day ordinal, week start, month)."""
+    import datetime
+
+    if unit == "day":
+        return date.toordinal()
+    if unit == "week":
+        back = (date.weekday() - _WEEKDAY_NAMES.index(week_start)) % 7
+        start = date - datetime.timedelta(days=back)
+        # the week's first day, tagged so that it never equals a day key
+        return (start.toordinal(), "week")
+    return date.year * 12 + date.month - 1
+
+
+def _period_back(key, unit, k):
+    if unit == "week":
+        return (key[0] - 7 * k, "week")
+    return key - k
+
+
+def naive_calendar_buckets(
+    values,
+    times,
+    groups,
+    unit,
+    zone,
+    *,
+    week_start="monday",
+    lags=(0,),
+    stats=("mean",),
+    closed="left",
+    min_periods=1,
+    ddof=0,
+    fill_value=np.nan,
+):
+    """GranularityTransformer's calendar buckets, row by row, in input order.
+
+    ``times`` are UTC ns read in ``zone`` (None: naive wall-clock ns). Lag 0 is
+    the row's own local period before it (up to and including its time for
+    ``closed`` "right"/"both"); lag ``k`` the whole ``k``-th previous period of
+    the same group. Output columns by column, statistic, lag.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_rows, n_columns = values.shape
+    keys = [naive_period(naive_local_date(t, zone), unit, week_start) for t in times]
+    members = {}
+    for r in range(n_rows):
+        members.setdefault((groups[r], keys[r]), []).append(r)
+    out = np.empty((n_rows, n_columns * len(stats) * len(lags)))
+    for r in range(n_rows):
+        col = 0
+        for c in range(n_columns):
+            for stat in stats:
+                for k in lags:
+                    if k == 0:
+                        rows = [
+                            q
+                            for q in members[(groups[r], keys[r])]
+                            if times[q] < times[r]
+                            or (closed in ("right", "both") and times[q] == times[r])
+                        ]
+                    else:
+                        back = _period_back(keys[r], unit, k)
+                        rows = members.get((groups[r], back), [])
+                    window = values[sorted(rows, key=lambda q: (times[q], q)), c]
+                    window = window[~np.isnan(window)]
+                    out[r, col] = _naive_stat(
+                        window, stat, min_periods, ddof, fill_value
+                    )
+                    col += 1
+    return out

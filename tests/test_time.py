@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_multigran.utils._time import (
+    as_pandas,
     as_times,
     datetime_ns,
     factorize_groups,
@@ -143,3 +144,14 @@ def test_parse_datetime_text_messages():
     assert zulu.tolist() == list(
         pd.to_datetime(["2024-01-01 00:00", "2024-01-01 01:00"])
     )
+
+
+def test_as_pandas_keeps_polars_time_zone():
+    pl = pytest.importorskip("polars")
+    times = pl.datetime_range(
+        pl.datetime(2024, 3, 30), pl.datetime(2024, 4, 1), "6h", eager=True
+    ).dt.replace_time_zone("Europe/Berlin")
+    frame = as_pandas(pl.DataFrame({"t": times, "x": [1.0] * len(times)}))
+    assert str(frame["t"].dt.tz) == "Europe/Berlin"
+    assert frame["t"].iloc[0] == pd.Timestamp("2024-03-30", tz="Europe/Berlin")
+    assert frame["x"].dtype == np.float64

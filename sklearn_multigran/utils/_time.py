@@ -65,7 +65,20 @@ def as_pandas(X, columns=None):
     names = X.columns
     if columns is not None and all(c in names for c in columns):
         names = list(columns)
-    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in names})
+    return pd.DataFrame({name: _polars_column(X.get_column(name)) for name in names})
+
+
+def _polars_column(column):
+    """A polars Series as numpy, or as pandas when it holds zone-aware datetimes.
+
+    polars' ``to_numpy`` turns aware datetimes into naive UTC ones; the zone is
+    put back so that calendar periods are read in it.
+    """
+    values = column.to_numpy()
+    zone = getattr(column.dtype, "time_zone", None)
+    if zone is None:
+        return values
+    return pd.Series(values).dt.tz_localize("UTC").dt.tz_convert(zone)
 
 
 def column_or_array(data, value, param, n_rows):
