@@ -23,7 +23,9 @@ ours, and ours against numpy on a sample of windows.
 
 Run ``python benchmarks/bench_stats.py`` (``--rows 200000 --repeats 1`` for a
 quick run). The table is printed and written to ``doc/benchmarks.md`` between
-``<!-- stats:start -->`` and ``<!-- stats:end -->``.
+``<!-- stats:start -->`` and ``<!-- stats:end -->``. ``--cases ewm_mean_1h
+ewm_mean_1D`` runs only those rows and leaves the file alone: its section holds one
+complete run, with that run's load and revision.
 """
 
 import argparse
@@ -231,12 +233,13 @@ def _worst_rel(reference, other):
     return float(np.max(np.abs(reference[both] - other[both]) / scale))
 
 
-def child_check(data_dir, n_rows, n_sample, seed):
+def child_check(data_dir, n_rows, n_sample, seed, cases=None):
     x, t = load_data(data_dir, n_rows)
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(x), size=min(n_sample, len(x)), replace=False))
     report = {}
-    for case, (stat, granularity, others, _) in CASES.items():
+    for case in cases or CASES:
+        stat, granularity, others, _ = CASES[case]
         ours = setup_ours(stat, granularity, x, t)()
         entry = {}
         if not stat.startswith("ewm"):
@@ -267,7 +270,16 @@ def main():
     parser.add_argument("--check-rows", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=list(CASES),
+        metavar="CASE",
+        help=f"rows to run, of {', '.join(CASES)} (default: all); a subset is "
+        "printed, not written",
+    )
     args = parser.parse_args()
+    cases = {case: CASES[case] for case in args.cases or CASES}
 
     digest = _harness.source_digest(MEASURED_SOURCES)
     loads = {"start": _harness.load_average()}
@@ -281,12 +293,13 @@ def main():
                 "n_rows": min(args.check_rows, args.rows),
                 "n_sample": 300,
                 "seed": args.seed,
+                "cases": list(cases),
             },
             env=ENV_1_THREAD,
         )
         runs = {}
         for _ in range(args.repeats):
-            for case, (_, _, others, _) in CASES.items():
+            for case, (_, _, others, _) in cases.items():
                 for tool in ["ours", *others]:
                     figures = _harness.run_child_undisturbed(
                         SCRIPT,
@@ -306,7 +319,7 @@ def main():
 
     rows = []
     verdicts = []
-    for case, (stat, granularity, others, target) in CASES.items():
+    for case, (stat, granularity, others, target) in cases.items():
         ours = statistics.median(r["seconds"] for r in runs[(case, "ours")])
         theirs = {
             tool: statistics.median(r["seconds"] for r in runs[(case, tool)])
@@ -369,7 +382,9 @@ def main():
         ]
     )
     print(text)
-    if not args.no_write:
+    if len(cases) < len(CASES):
+        print(f"(--cases: {len(cases)} of {len(CASES)} rows; {DOC_PATH} not written)")
+    elif not args.no_write:
         _harness.write_section(DOC_PATH, SECTION, text)
 
 
