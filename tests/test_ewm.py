@@ -149,6 +149,34 @@ def test_lags_and_closed_read_pandas_as_of_the_reference_time(rng, closed):
         np.testing.assert_allclose(got[:, lag], expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("closed", CLOSED)
+@pytest.mark.parametrize("windows", [[("time", HOUR)], [("rows", 30)]])
+def test_a_late_tie_hands_the_group_to_the_general_loop(rng, closed, windows):
+    # the mean's one pass stops at a group's first tied time and the general loop
+    # writes the whole group again, context rows skipped; the other group keeps
+    # its one pass
+    n_rows = 600
+    values, times = _irregular(rng, n_rows)
+    group_starts = np.array([0, 250, n_rows])
+    times[248] = times[247]
+    n_context = 40
+    out_rows = np.full(n_rows, -1, np.int64)
+    out_rows[n_context:] = rng.permutation(n_rows - n_context)
+    params = _params(
+        stats=["ewm_mean"],
+        closed=closed,
+        out_rows=out_rows,
+        n_out=n_rows - n_context,
+    )
+    got = window_statistics_extra(
+        values[:, None], times, group_starts, windows, **params
+    )
+    expected = naive_window_statistics_extra(
+        values[:, None], times, group_starts, windows, **params
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 def test_groups_match_pandas_groupby_ewm(rng):
     sizes = [300, 1, 200]
     values, times = _irregular(rng, sum(sizes))

@@ -14,7 +14,8 @@ key(j)) / size)``; that is pandas' ``adjust=True, ignore_na=False``, whose weigh
 decay with the distance in time or in positions, NaN rows included. The mean is
 ``sum(w x) / sum(w)``. Moving ``tau`` scales every weight alike, so the value as of
 ``tau`` is the value at the last row included: the kernel computes each row's state
-once per half-life and each lag reads it back from a trailing pointer. Tied times
+once per half-life and each lag reads it back from a trailing pointer (lag 0 of the
+mean, in a group without tied keys, needs no pointer: one pass). Tied times
 are all included together (the value as of time ``t`` includes every row at ``t``),
 where pandas, going row by row, includes only the tied rows before.
 
@@ -45,6 +46,75 @@ import math
 import numpy as np
 
 from sklearn_multigran._kernels._cache import kernel
+
+
+@kernel(nogil=True)
+def _mean_one_pass(
+    x,
+    times,
+    timed,
+    g0,
+    g1,
+    halflife,
+    strict,
+    fewest,
+    fill_value,
+    out_rows,
+    out,
+    col,
+    keep,
+    counts,
+    means,
+):
+    """Lag 0 of the mean of rows ``g0:g1`` in one pass; False at a tie.
+
+    Without tied keys the rows included as of row ``p`` are the rows up to ``p``
+    (``strict``: before ``p``), so the row's output is the state just after (or
+    before) including it: no trailing pointer, and a loop of nothing but the
+    update, whose order and rounding are the general loop's. At the first two
+    rows with one key it stops and returns False, leaving the group to the
+    general loop, which writes every output of it again: sorted series rarely
+    hold ties, and a separate scan for them measured a third of the pass.
+    """
+    identity_rows = out_rows.shape[0] == 0
+    count = 0
+    weight = 0.0
+    total = 0.0
+    mean = 0.0
+    shift = 0.0
+    value = fill_value  # the output as of the last row included
+    last_key = 0
+    last_gap = -1
+    decay = 1.0
+    prev_key = 0
+    for p in range(g0, g1):
+        before = value
+        key = times[p] if timed else p
+        if p > g0 and key == prev_key:
+            return False
+        prev_key = key
+        v = x[p]
+        if not np.isnan(v):
+            if count == 0:
+                shift = v
+            else:
+                gap = key - last_key
+                if gap != last_gap:
+                    decay = 0.5 ** (gap / halflife)
+                    last_gap = gap
+            last_key = key
+            count += 1
+            weight = weight * decay + 1.0
+            total = total * decay + (v - shift)
+            mean = total / weight
+            value = mean + shift if count >= fewest else fill_value
+        if keep:
+            counts[p] = count
+            means[p] = mean + shift
+        dest = p if identity_rows else out_rows[p]
+        if dest >= 0:
+            out[dest, col] = before if strict else value
+    return True
 
 
 @kernel(nogil=True)
@@ -107,6 +177,32 @@ def ewm_sweeps(
             last_key = 0
             last_gap = -1
             decay = 1.0
+            # lag 0 of the mean ("right"/"both": hi_offset 0, the row itself;
+            # "left"/"neither": 1, the strict past, as keys are integers) in one
+            # pass: the trailing pointer's compare and branch per row measured
+            # 1.8x the time of the update alone on 10M regular rows
+            if (
+                hi_offset <= 1
+                and not want_std
+                and _mean_one_pass(
+                    x,
+                    times,
+                    timed,
+                    g0,
+                    g1,
+                    halflife,
+                    hi_offset == 1,
+                    fewest,
+                    fill_value,
+                    out_rows,
+                    out,
+                    mean_col,
+                    keep,
+                    counts,
+                    means,
+                )
+            ):
+                continue
             p = g0  # the next row to include
             for i in range(g0, g1):
                 hi = (times[i] if timed else i) - hi_offset
