@@ -264,3 +264,18 @@ def test_sharing_without_blocks_warns(series):
 def test_bad_parameters_name_the_fix(series, params, match):
     with pytest.raises(ValueError, match=match):
         MultiGranularityForecaster(H, calibration_size=0, **params).fit(series)
+
+
+def test_a_horizon_longer_than_the_seasonal_weeks_reads_no_future():
+    # H = 2 weeks + 1 step: the seasonal columns 2 weeks back would start after
+    # the origin; they are left out, and no forecast reads past the origin
+    series = _hourly(24 * 7 * 20, seed=2)
+    model = MultiGranularityForecaster(337, max_lookback=336, calibration_size=0)
+    model.fit(series)
+    origin = series.index[[2000]]
+    changed = series.copy()
+    changed.iloc[2001:] = 0.0
+    np.testing.assert_array_equal(
+        model.predict(series, origins=origin)["prediction"].to_numpy(),
+        model.predict(changed, origins=origin)["prediction"].to_numpy(),
+    )

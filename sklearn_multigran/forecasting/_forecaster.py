@@ -118,7 +118,15 @@ class _Design:
             self.seasonal_step = g
             lags = []
             for k in (2, 3, 4):
-                block = [k * week // g - j for j in range(1, -(-H // g) + 1)]
+                # lags below 0 would read after the origin (a horizon longer
+                # than k weeks): those steps are inside the window already
+                block = [
+                    k * week // g - j
+                    for j in range(1, -(-H // g) + 1)
+                    if k * week // g - j >= 0
+                ]
+                if not block:
+                    continue
                 # the column at lag m reads back to m * g + g - 1 steps
                 if max(block) * g + g - 1 <= limit:
                     lags += block
