@@ -44,6 +44,7 @@ Nothing derived from the data files is saved except that table of metrics.
 
 import argparse
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,7 +427,8 @@ def forecaster(split, max_lookback):
     except ValueError as exc:  # reported in the table as a failed cell
         nan = (float("nan"), float("nan"))
         test = {"all": nan, "dropped": nan, "dropped_128": nan}
-        return Result(test, float("nan"), {"error": str(exc).split(",")[0][:60]})
+        error = re.sub(r"\[[^\]]*\]", "[...]", str(exc))
+        return Result(test, float("nan"), {"error": error})
     fit_seconds = time.perf_counter() - tic
     rows = split.origin_rows("test")
     out = model.predict(series.iloc[:test_stop], origins=series.index[rows])
@@ -542,10 +544,11 @@ def _counts(results, model):
 
 def _params(r):
     if isinstance(getattr(r, "param_error", None), str):
-        return f"fit failed, ValueError: {r.param_error}..."
+        return f"fit failed, ValueError: {r.param_error}"
+    rank = r.param_rank if isinstance(r.param_rank, str) else int(r.param_rank)
     return (
-        f"L={r.param_lookback}, {r.param_families}, a={r.param_alpha:.3g}, "
-        f"r={r.param_rank}"
+        f"L={int(r.param_lookback)}, {r.param_families}, a={r.param_alpha:.3g}, "
+        f"r={rank}"
     )
 
 
@@ -567,6 +570,8 @@ def markdown_table(results):
                 continue
             row = [m] + [
                 f"{r.mse:.4f} ({r.mse_dropped:.4f}) / {r.mae:.3f} ({r.mae_dropped:.3f})"
+                if np.isfinite(r.mse)
+                else "fit failed"
                 for r in (cells.loc[h] for h in horizons)
             ]
             row.append(f"{cells['fit_s'].median():.2f}")
@@ -591,6 +596,8 @@ def markdown_table(results):
                 continue
             row = [m] + [
                 f"{cells.loc[h].mse_128:.4f} / {cells.loc[h].mae_128:.3f}"
+                if np.isfinite(cells.loc[h].mse_128)
+                else "fit failed"
                 for h in horizons
             ]
             lines.append("| " + " | ".join(row) + " |")
@@ -611,7 +618,7 @@ def markdown_table(results):
         "it, published - 0.0005; a cell whose fit failed counts as not below):",
         "",
     ]
-    for m in FORECASTERS:
+    for m in ("ridge-NLinear", *FORECASTERS):
         if m not in models:
             continue
         c = _counts(results, m)
