@@ -32,6 +32,9 @@ Three measurements (issues 3 and 12):
 Run ``python benchmarks/bench_regressor.py`` (``--help`` for options). The tables are
 printed and written into ``doc/benchmarks.md`` between ``<!-- regressor:start -->``
 and ``<!-- regressor:end -->``; other sections of that file are left alone.
+``--dual-only`` runs only the fits with fewer rows than columns and rewrites only
+their rows, between ``<!-- regressor-dual:start -->`` and ``<!-- regressor-dual:end
+-->`` inside that section.
 """
 
 import argparse
@@ -56,6 +59,7 @@ SCRIPT = Path(__file__).resolve()
 DOC_PATH = SCRIPT.parents[1] / "doc" / "benchmarks.md"
 N_COLUMNS = 120  # 3 blocks of 40
 RIDGE = "Ridge(alpha=1.0)"
+DUAL_SECTION = "regressor-dual"
 NOISE = 3.0
 
 
@@ -168,14 +172,19 @@ PREDICT_CASES = {
 }
 
 
-def hot_paths(predict_n, fit_n, repeats):
-    """Median figures of every case, from ``repeats`` fresh processes each."""
-    cases = {
-        ("predict", name): ("predict", {**kwargs, "n_samples": predict_n})
-        for name, kwargs in PREDICT_CASES.items()
-    }
-    for threads in (1, 2):
-        cases["fit", threads] = ("fit", {"n_samples": fit_n, "threads": threads})
+def hot_paths(predict_n, fit_n, repeats, dual_only=False):
+    """Median figures of every case, from ``repeats`` fresh processes each.
+
+    ``dual_only``: only the fits with fewer rows than columns.
+    """
+    cases = {}
+    if not dual_only:
+        cases = {
+            ("predict", name): ("predict", {**kwargs, "n_samples": predict_n})
+            for name, kwargs in PREDICT_CASES.items()
+        }
+        for threads in (1, 2):
+            cases["fit", threads] = ("fit", {"n_samples": fit_n, "threads": threads})
     for shape in WIDE_SHAPES:
         for model in WIDE_MODELS:
             cases["wide", shape, model] = (
@@ -203,7 +212,65 @@ def hot_paths(predict_n, fit_n, repeats):
     }
 
 
-def format_hot_paths(hot, predict_n, fit_n, facts):
+def format_dual(hot, loads):
+    """The dual's paragraph and table, with the load and revision of its own run.
+
+    Between its own markers inside the regressor section, so that ``--dual-only``
+    can rewrite these rows alone (see :func:`write_dual_section`).
+    """
+    n = hot["wide", WIDE_SHAPES[0], next(iter(WIDE_MODELS))]["n"]
+    wide_rows = []
+    for shape in WIDE_SHAPES:
+        ridge = hot["wide", shape, "`Ridge(alpha=1.0)`"]["seconds"]
+        for model in WIDE_MODELS:
+            seconds = hot["wide", shape, model]["seconds"]
+            wide_rows.append(
+                [
+                    model,
+                    f"{shape[0]} x {shape[1]:,}",
+                    f"{seconds * 1e3:.1f}",
+                    f"{seconds / ridge:.2f}",
+                ]
+            )
+    load = ", ".join(
+        f"{when} {value:.1f}" for when, value in loads.items() if value is not None
+    )
+    return "\n\n".join(
+        [
+            "Fewer rows than columns (the fit solves in the n-dimensional dual): "
+            "fastest of 9 fits after a warm-up, in each of "
+            f"{n} fresh processes, median over the processes; 3 blocks, "
+            "default BLAS threads. Target: at most 3x `Ridge` for a fixed "
+            '(sharing, alpha) and for `"auto"` (11 x 17 candidates). Before the '
+            'dual, p = 6,000 and n = 50 with `"auto"` took 974 s.',
+            _harness.markdown_table(
+                ["fit", "rows x columns", "ms", "/ Ridge"], wide_rows, "lrrr"
+            ),
+            f"These rows: 1-minute load average {load}; revision "
+            f"`{_harness._git_revision(SCRIPT.parents[1])}`.",
+        ]
+    )
+
+
+def _dual_block(text):
+    return f"<!-- {DUAL_SECTION}:start -->\n{text.strip()}\n<!-- {DUAL_SECTION}:end -->"
+
+
+def write_dual_section(text, path=DOC_PATH):
+    """Replace the dual's rows alone, between their markers in the regressor section."""
+    doc = path.read_text()
+    start, end = f"<!-- {DUAL_SECTION}:start -->", f"<!-- {DUAL_SECTION}:end -->"
+    if start not in doc or end not in doc:
+        raise SystemExit(
+            f"{path} has no {start} ... {end} block to update: run the whole "
+            "benchmark once (without --dual-only) to write the section with it."
+        )
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + _dual_block(text) + tail)
+
+
+def format_hot_paths(hot, predict_n, fit_n, facts, loads):
     ridge = hot["predict", "`Ridge.predict`"]["seconds"]
     rows = [
         [
@@ -231,32 +298,7 @@ def format_hot_paths(hot, predict_n, fit_n, facts):
             ]
         )
     n = hot["fit", 1]["n"]
-    wide_rows = []
-    for shape in WIDE_SHAPES:
-        ridge = hot["wide", shape, "`Ridge(alpha=1.0)`"]["seconds"]
-        for model in WIDE_MODELS:
-            seconds = hot["wide", shape, model]["seconds"]
-            wide_rows.append(
-                [
-                    model,
-                    f"{shape[0]} x {shape[1]:,}",
-                    f"{seconds * 1e3:.1f}",
-                    f"{seconds / ridge:.2f}",
-                ]
-            )
-    wide = "\n\n".join(
-        [
-            "Fewer rows than columns (the fit solves in the n-dimensional dual): "
-            "fastest of 9 fits after a warm-up, in each of "
-            f"{n} fresh processes, median over the processes; 3 blocks, "
-            "default BLAS threads. Target: at most 3x `Ridge` for a fixed "
-            '(sharing, alpha) and for `"auto"` (11 x 17 candidates). Before the '
-            'dual, p = 6,000 and n = 50 with `"auto"` took 974 s.',
-            _harness.markdown_table(
-                ["fit", "rows x columns", "ms", "/ Ridge"], wide_rows, "lrrr"
-            ),
-        ]
-    )
+    wide = _dual_block(format_dual(hot, loads))
     return "\n\n".join(
         [
             "Hot paths: each figure the median of "
@@ -420,11 +462,25 @@ def main(argv=None):
         "--hot-only", action="store_true", help="only the hot paths; implies --no-write"
     )
     parser.add_argument(
+        "--dual-only",
+        action="store_true",
+        help="only the fits with fewer rows than columns; rewrites only their rows "
+        "(and their load line) in the doc, unless --no-write",
+    )
+    parser.add_argument(
         "--no-write", action="store_true", help="print only, leave the doc alone"
     )
     args = parser.parse_args(argv)
 
     loads = {"start": _harness.load_average()}
+    if args.dual_only:
+        hot = hot_paths(args.predict_n, args.fit_n, args.hot_repeats, dual_only=True)
+        loads["end"] = _harness.load_average()
+        text = format_dual(hot, loads)
+        print(text)
+        if not args.no_write:
+            write_dual_section(text)
+        return
     hot = hot_paths(args.predict_n, args.fit_n, args.hot_repeats)
     loads["end"] = _harness.load_average()
     facts = _harness.machine_facts(
@@ -432,7 +488,7 @@ def main(argv=None):
         repo=SCRIPT.parents[1],
         loads=loads,
     )
-    hot_text = format_hot_paths(hot, args.predict_n, args.fit_n, facts)
+    hot_text = format_hot_paths(hot, args.predict_n, args.fit_n, facts, loads)
     if args.hot_only:
         print(hot_text)
         return

@@ -15,6 +15,7 @@ Granularity specs never contain ``__``, so this split is unambiguous.
 """
 
 import re
+from collections.abc import Sequence
 from numbers import Integral
 from typing import NamedTuple
 
@@ -133,6 +134,38 @@ def _layout_from_names(feature_names):
     return BlockLayout(block_columns, np.flatnonzero(in_block == 0), names, keys)
 
 
+class _PositionKeys(Sequence):
+    """The keys ``[("pos0", None, None), ...]`` of a positional layout, made on demand.
+
+    A list of them cost 0.8 ms at 5,000 positions, a quarter of a whole fit with
+    fewer rows than columns, and nothing in a fit reads them.
+    """
+
+    __slots__ = ("_n",)
+
+    def __init__(self, n):
+        self._n = n
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self._n))]
+        k = range(self._n)[k]  # IndexError and negative indices as for a list
+        return (f"pos{k}", None, None)
+
+    def __eq__(self, other):
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self):
+        return repr(list(self))
+
+
 def _positional_layout(block_columns, n_features):
     if len(block_columns) < 2:
         return _no_blocks(n_features)
@@ -144,7 +177,7 @@ def _positional_layout(block_columns, n_features):
         block_columns,
         np.flatnonzero(in_block == 0),
         [f"block{g}" for g in range(len(block_columns))],
-        [(f"pos{k}", None, None) for k in range(n_per_block)],
+        _PositionKeys(n_per_block),
     )
 
 

@@ -474,17 +474,20 @@ def _scores_of_spectra(
 class DualStatistics(NamedTuple):
     """The standardised design itself, for the dual (kernel) form.
 
-    ``design`` is ``sqrt(w) * Z`` with block-major columns, ``Z`` the standardised
-    features (centred if the model has an intercept, NaN imputed with the mean, i.e.
-    0 once centred); ``target`` is ``sqrt(w) * y`` (centred if so); ``kernels`` are
-    ``(sum_g Z_g Z_g^T, (sum_g Z_g)(sum_g Z_g)^T, Z_f Z_f^T)`` of ``design``; ``mean``
-    and ``scale`` are in the input's column order, as in :class:`GramStatistics`.
+    ``design`` is ``sqrt(w) * Z`` in the input's column order (no block-major copy:
+    ``order`` gives that order, and only ``P``-vectors are ever permuted), ``Z`` the
+    standardised features (centred if the model has an intercept, NaN imputed with
+    the mean, i.e. 0 once centred); ``target`` is ``sqrt(w) * y`` (centred if so);
+    ``kernels`` are ``(sum_g Z_g Z_g^T, (sum_g Z_g)(sum_g Z_g)^T, Z_f Z_f^T)`` of
+    ``design``; ``cross`` is block-major; ``mean`` and ``scale`` are in the input's
+    column order, as in :class:`GramStatistics`.
     """
 
     mean: np.ndarray
     scale: np.ndarray
     y_mean: np.ndarray
     design: np.ndarray
+    order: np.ndarray
     target: np.ndarray
     kernels: tuple
     cross: np.ndarray
@@ -492,11 +495,25 @@ class DualStatistics(NamedTuple):
     sum_weights: float
 
 
+def _columns(design, columns):
+    """``design[:, columns]``: a view when the columns are a contiguous run."""
+    if (
+        len(columns)
+        and columns[-1] - columns[0] == len(columns) - 1
+        and np.array_equal(columns, np.arange(columns[0], columns[-1] + 1))
+    ):
+        return design[:, columns[0] : columns[-1] + 1]
+    return design[:, columns]
+
+
 def dual_statistics(X, Y, sample_weight, fit_intercept, order, n_blocks, n_per_block):
-    """Standardise ``X`` into the block-major design of the dual, and its kernels.
+    """Standardise ``X`` into the design of the dual, and its kernels.
 
     The same means, scales and imputation as :func:`gram_statistics`, which the
-    primal path uses; only the design is kept instead of its Gram matrix.
+    primal path uses; only the design is kept instead of its Gram matrix. The design
+    stays in the input's column order: a kernel does not depend on the order of its
+    columns, so only the sum over the blocks needs the alignment, and it reads each
+    block in place (a view when its columns are contiguous).
 
     Parameters
     ----------
@@ -523,56 +540,79 @@ def dual_statistics(X, Y, sample_weight, fit_intercept, order, n_blocks, n_per_b
         y_mean = sample_weight @ Y / sum_weights
         sqrt_w = np.sqrt(sample_weight)[:, None]
 
-    design = X[:, order].astype(np.float64, copy=False)  # a copy, block-major
-    design -= mean[order]
+    design = np.subtract(X, mean, dtype=np.float64)  # the one copy of X
     if has_nan:
         np.copyto(design, 0.0, where=np.isnan(design))
     if sqrt_w is not None:
         design *= sqrt_w
     squares = np.einsum("ij,ij->j", design, design)
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.where(observed[order] > 0, squares / observed[order], 0.0)
-    scale_ordered = _standard_scale(var, mean[order], observed[order])
-    scale = np.empty_like(scale_ordered)
-    scale[order] = scale_ordered
+        var = np.where(observed > 0, squares / observed, 0.0)
+    scale = _standard_scale(var, mean, observed)
 
     target = Y - y_mean if fit_intercept else Y.copy()
     if not fit_intercept:
         # uncentred, NaN still imputed with the mean: add the mean back
-        design += mean[order] if sqrt_w is None else sqrt_w * mean[order]
-    design /= scale_ordered
+        design += mean if sqrt_w is None else sqrt_w * mean
+    design /= scale
     if sqrt_w is not None:
         target *= sqrt_w
     y_sq = np.einsum("ij,ij->j", target, target)
 
     n_block_cols = n_blocks * n_per_block
-    blocks, free = design[:, :n_block_cols], design[:, n_block_cols:]
+    free_columns = order[n_block_cols:]
+    free = _columns(design, free_columns)
+    free_kernel = free @ free.T
     if n_blocks:
-        summed = blocks.reshape(n_samples, n_blocks, n_per_block).sum(axis=1)
-        kernels = (blocks @ blocks.T, summed @ summed.T, free @ free.T)
+        if len(free_columns):
+            blocks = _columns(design, np.sort(order[:n_block_cols]))
+            blocks_kernel = blocks @ blocks.T
+        else:
+            blocks_kernel = design @ design.T
+        per_block = [
+            _columns(design, order[g * n_per_block : (g + 1) * n_per_block])
+            for g in range(n_blocks)
+        ]
+        summed = np.add(per_block[0], per_block[1])
+        for block in per_block[2:]:
+            summed += block
+        kernels = (blocks_kernel, summed @ summed.T, free_kernel)
     else:
         zero = np.zeros((n_samples, n_samples))
-        kernels = (zero, zero, free @ free.T)
-    cross = design.T @ target
+        kernels = (zero, zero, free_kernel)
+    cross = (design.T @ target)[order]
     return DualStatistics(
-        mean, scale, y_mean, design, target, kernels, cross, y_sq, sum_weights
+        mean, scale, y_mean, design, order, target, kernels, cross, y_sq, sum_weights
     )
 
 
 def _dual_spectra(kernels, target, sharings):
-    for sharing in sharings:
-        kernel = blend_kernel(kernels, sharing)
-        # divide and conquer: twice as fast as the default driver at these sizes
-        eigvals, eigvecs = linalg.eigh(kernel, driver="evd", check_finite=False)
-        # The kernel is singular (rank n - 1 with an intercept, less with sharing
-        # 1), and eigh returns its zero eigenvalues as rounding noise of the order
-        # of n eps lam_max. Against a small alpha that noise is not small: it moves
-        # df by lam / alpha, which GCV's (1 - df / N)^2 amplifies where df nears N
-        # (a relative 2e-5 on 15 rows). Below the noise level, zero is the answer.
-        noise = len(eigvals) * np.finfo(np.float64).eps * max(eigvals[-1], 0.0)
-        eigvals = np.where(eigvals > noise, eigvals, 0.0)
-        t_sq = (eigvecs.T @ target) ** 2
-        yield eigvals, eigvals[:, None] * t_sq, t_sq
+    """Eigenvalues and squared projections of the target for every sharing at once.
+
+    One batched call to LAPACK's divide-and-conquer ``syevd`` (``numpy.linalg.eigh``
+    on the stack of blended kernels) instead of one scipy call per candidate: at
+    n = 50 the per-call overhead was a third of the decomposition's cost.
+
+    Returns
+    -------
+    eigvals : ndarray of shape (n_sharing, n)
+    d_sq, t_sq : ndarray of shape (n_sharing, n, n_targets)
+    """
+    blocks, summed, free = kernels
+    sharings = np.asarray(sharings, dtype=np.float64)[:, None, None]
+    stack = (1 - sharings) ** 2 * blocks + sharings**2 * summed + free
+    eigvals, eigvecs = np.linalg.eigh(stack)
+    # The kernel is singular (rank n - 1 with an intercept, less with sharing
+    # 1), and eigh returns its zero eigenvalues as rounding noise of the order
+    # of n eps lam_max. Against a small alpha that noise is not small: it moves
+    # df by lam / alpha, which GCV's (1 - df / N)^2 amplifies where df nears N
+    # (a relative 2e-5 on 15 rows). Below the noise level, zero is the answer.
+    noise = (
+        eigvals.shape[-1] * np.finfo(np.float64).eps * np.maximum(eigvals[:, -1:], 0.0)
+    )
+    eigvals = np.where(eigvals > noise, eigvals, 0.0)
+    t_sq = (np.swapaxes(eigvecs, 1, 2) @ target) ** 2
+    return eigvals, eigvals[:, :, None] * t_sq, t_sq
 
 
 def dual_candidate_scores(
@@ -592,17 +632,22 @@ def dual_candidate_scores(
     scores : list of ndarray of shape (n_sharing, n_alpha, n_targets)
         Equal to :func:`candidate_scores`' to rounding.
     """
+    alphas = np.asarray(alphas, dtype=np.float64)
     with _one_blas_thread():
-        spectra = _dual_spectra(stats.kernels, stats.target, sharings)
-        return _scores_of_spectra(
-            spectra,
-            len(sharings),
-            alphas,
-            stats.y_sq,
-            stats.sum_weights,
-            fit_intercept,
-            criteria,
-        )
+        eigvals, d_sq, t_sq = _dual_spectra(stats.kernels, stats.target, sharings)
+        # every sharing in one broadcast call of each criterion
+        return [
+            _CRITERIA[name](
+                eigvals,
+                d_sq,
+                alphas,
+                stats.y_sq,
+                stats.sum_weights,
+                fit_intercept,
+                t_sq,
+            )
+            for name in criteria
+        ]
 
 
 def solve_blend_dual(stats, sharing, alpha, n_blocks, n_per_block):
@@ -618,7 +663,8 @@ def solve_blend_dual(stats, sharing, alpha, n_blocks, n_per_block):
         dual_coef = linalg.solve(
             kernel, stats.target, assume_a="pos", check_finite=False
         )
-        return apply_root(stats.design.T @ dual_coef, sharing, n_blocks, n_per_block).T
+        back = (stats.design.T @ dual_coef)[stats.order]
+        return apply_root(back, sharing, n_blocks, n_per_block).T
 
 
 def _gcv_of_spectrum(
@@ -648,22 +694,25 @@ def _gcv_of_spectrum(
     exact its relative error grows like ``eps * y_sq / RSS``; that only blurs the
     comparison between near-perfect candidates.
 
-    Here for one sharing: ``eigvals`` are ``lam``, ``d_sq`` the ``d_j^2``. The dual
+    Here for one sharing: ``eigvals`` are ``lam``, ``d_sq`` the ``d_j^2`` (the dual
+    passes every sharing at once, stacked on a leading axis of ``eigvals``, ``d_sq``
+    and ``t_sq``, and gets that axis first in the result). The dual
     also passes ``t_sq``, the squared targets in the kernel's eigenbasis, a full
     basis of the samples' space (``d_j^2 = lam_j t_j``, ``sum_j t_j = y_sq``): then
     ``RSS = sum_j t_j alpha^2 / (lam_j + alpha)^2``, with no cancellation.
     """
-    shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
-    df = (eigvals[None, :] * shrink).sum(axis=1) + fit_intercept
-    explained = ((eigvals[None, :] + 2 * alphas[:, None]) * shrink**2) @ d_sq
+    lam = eigvals[..., None, :]
+    shrink = 1.0 / (lam + alphas[:, None])  # (..., n_alpha, P)
+    df = (lam * shrink).sum(axis=-1) + fit_intercept
     if t_sq is None:
-        rss = np.clip(y_sq[None, :] - explained, 0.0, None)
+        explained = ((lam + 2 * alphas[:, None]) * shrink**2) @ d_sq
+        rss = np.clip(y_sq - explained, 0.0, None)
     else:
         # the dual's full basis of the targets' space: no subtraction, no lost digits
         rss = (alphas[:, None] * shrink) ** 2 @ t_sq
     denominator = (1.0 - df / sum_weights) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
-        score = (rss / sum_weights) / denominator[:, None]
+        score = (rss / sum_weights) / denominator[..., None]
     score[df >= sum_weights] = np.inf
     return score
 
@@ -708,19 +757,20 @@ def _evidence_of_spectrum(
     """
     n_eff = sum_weights - fit_intercept
     if n_eff <= 0:
-        return np.full((len(alphas), len(y_sq)), np.nan)
+        return np.full((*eigvals.shape[:-1], len(alphas), len(y_sq)), np.nan)
     # Q is a difference of sums, like GCV's RSS: keep it positive when the fit is
     # (almost) exact, so the logarithm stays finite (a constant target then scores
     # every candidate by its determinant alone, and the strongest penalty wins).
     floor = np.maximum(np.finfo(np.float64).eps * y_sq, np.finfo(np.float64).tiny)
-    shrink = 1.0 / (eigvals[None, :] + alphas[:, None])  # (n_alpha, P)
+    lam = eigvals[..., None, :]
+    shrink = 1.0 / (lam + alphas[:, None])  # (..., n_alpha, P)
     if t_sq is None:
-        penalised_rss = np.maximum(y_sq[None, :] - shrink @ d_sq, floor)
+        penalised_rss = np.maximum(y_sq - shrink @ d_sq, floor)
     else:
         penalised_rss = np.maximum((alphas[:, None] * shrink) @ t_sq, floor)
-    log_det = np.log1p(eigvals[None, :] / alphas[:, None]).sum(axis=1)
+    log_det = np.log1p(lam / alphas[:, None]).sum(axis=-1)
     return -0.5 * (
-        n_eff * (np.log(2 * np.pi * penalised_rss / n_eff) + 1.0) + log_det[:, None]
+        n_eff * (np.log(2 * np.pi * penalised_rss / n_eff) + 1.0) + log_det[..., None]
     )
 
 

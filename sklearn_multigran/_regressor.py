@@ -469,7 +469,10 @@ class MultiGranularityRegressor(
         coef /= stats.scale
         self.coef_ = coef
         if self.fit_intercept:
-            self.intercept_ = stats.y_mean - coef @ stats.mean
+            # elementwise, not a BLAS gemv: a vector product of P values is a few
+            # microseconds, but BLAS wakes its threads for it, which costs
+            # milliseconds on a busy machine (more than a whole dual fit).
+            self.intercept_ = stats.y_mean - (coef * stats.mean).sum(axis=1)
         else:
             self.intercept_ = np.zeros(Y.shape[1])
         self.shared_coef_ = shared

@@ -98,6 +98,26 @@ def test_int_blocks_are_contiguous():
     assert layout.keys == [("pos0", None, None), ("pos1", None, None)]
 
 
+def test_positional_keys_behave_as_their_list():
+    # made on demand (a list of 5,000 cost a quarter of a wide fit), read as a list
+    keys = resolve_blocks(2, 10).keys
+    expected = [(f"pos{k}", None, None) for k in range(5)]
+    assert len(keys) == 5
+    assert list(keys) == expected
+    assert keys == expected
+    assert keys == tuple(expected)
+    assert keys != expected[:4]
+    assert keys != "pos0"
+    assert keys[-1] == expected[-1]
+    assert keys[1:4] == expected[1:4]
+    assert keys[::-2] == expected[::-2]
+    assert repr(keys) == repr(expected)
+    assert ("pos3", None, None) in keys
+    assert keys.index(("pos2", None, None)) == 2
+    with pytest.raises(IndexError):
+        keys[5]
+
+
 def test_one_block_is_no_block():
     assert resolve_blocks(1, 4).n_blocks == 0
     assert resolve_blocks([[0, 1]], 4).free_columns.tolist() == [0, 1, 2, 3]

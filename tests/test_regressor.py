@@ -792,3 +792,39 @@ def test_dual_without_blocks_is_standard_scaler_then_ridge(rng):
     reg = MultiGranularityRegressor(alpha=0.7).fit(X, y)
     assert_allclose(reg.predict(X), ref.predict(X), **TOL)
     assert_allclose(reg.coef_, ref[-1].coef_ / ref[0].scale_, **TOL)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("sharing", [0.3, "auto"])
+def test_dual_with_interleaved_blocks_equals_the_primal(
+    monkeypatch, fit_intercept, sharing, rng
+):
+    # The dual keeps the design in the input's column order and reads the blocks in
+    # place: shuffled columns, with the free ones among them, must give the same fit
+    # as the primal, which permutes its Gram matrix to block-major order. (A fixed,
+    # moderate alpha: at the grid's floor the primal's own solve is too
+    # ill-conditioned to check 1e-8 against.)
+    X, Y, w = _dual_problem(rng, fit_intercept, weighted=True, with_nan=True)
+    perm = rng.permutation(X.shape[1])
+    where = np.argsort(perm)  # input column of original column k
+    blocks = [where[cols].tolist() for cols in _blocks(3, 8)]
+    model = MultiGranularityRegressor(
+        sharing, alpha=2.0, blocks=blocks, fit_intercept=fit_intercept
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a choice on the grid's edge
+        dual = clone(model).fit(X[:, perm], Y, sample_weight=w)
+        contiguous = clone(model).set_params(blocks=_blocks(3, 8))
+        contiguous.fit(X, Y, sample_weight=w)
+        _primal(monkeypatch)
+        primal = clone(model).fit(X[:, perm], Y, sample_weight=w)
+    tol = dict(rtol=1e-8, atol=1e-10)
+    assert (dual.sharing_, dual.alpha_) == (primal.sharing_, primal.alpha_)
+    for name in ["coef_", "intercept_", "shared_coef_", "own_coef_", "free_coef_"]:
+        assert_allclose(getattr(dual, name), getattr(primal, name), **tol)
+    assert_allclose(dual.coef_, contiguous.coef_[:, perm], **tol)
+    if sharing == "auto":  # every sharing candidate's scores, in one batch
+        assert_allclose(dual.log_evidence_, primal.log_evidence_, rtol=1e-8)
+        assert_allclose(dual.gcv_scores_, primal.gcv_scores_, rtol=1e-8)
+        assert_allclose(dual.log_evidence_, contiguous.log_evidence_, rtol=1e-10)
+        assert_allclose(dual.gcv_scores_, contiguous.gcv_scores_, rtol=1e-10)
