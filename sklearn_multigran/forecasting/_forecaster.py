@@ -207,7 +207,11 @@ class _Design:
             start += len(fam)
 
     def build(self, values, covariates, times, origins):
-        """Superset matrix of one series at ``origins`` (positions, sorted)."""
+        """Superset matrix of one series at ``origins`` (positions, sorted).
+
+        Returns ``(matrix, last)``, ``last`` the forward-filled value at each
+        origin (what the columns and the targets are relative to).
+        """
         filled = _ffill(values)
         last = filled[origins]
         parts = []
@@ -225,18 +229,25 @@ class _Design:
         else:
             parts.append(np.empty((len(origins), 0)))
         stats = []
-        for g, lags in self.stat_lags.items():
+        if self.stat_lags:
+            # both granularities in one sweep; the columns come granularity by
+            # granularity, then statistic, then lag
             block = GranularityTransformer(
-                [g], stats=["mean", "std", "min", "max"], lags=lags, closed="right"
+                list(self.stat_lags),
+                stats=["mean", "std", "min", "max"],
+                lags=self.stat_lags,
+                closed="right",
             ).fit_transform(column)[origins]
-            n = len(lags)
-            for s in range(4):
-                part = block[:, s * n : (s + 1) * n]
-                if s == 1:  # std: a spread, not relative to the level
-                    part = np.nan_to_num(part, nan=0.0)
-                else:
-                    part = _relative_to_last(part, last)
-                stats.append(part)
+            start = 0
+            for lags in self.stat_lags.values():
+                for s in range(4):
+                    part = block[:, start : start + len(lags)]
+                    start += len(lags)
+                    if s == 1:  # std: a spread, not relative to the level
+                        part = np.nan_to_num(part, nan=0.0)
+                    else:
+                        part = _relative_to_last(part, last)
+                    stats.append(part)
         parts.append(np.hstack(stats) if stats else np.empty((len(origins), 0)))
         fourier = (
             CalendarFeatures(periods=self.calendar, n_terms=3)
@@ -276,7 +287,7 @@ class _Design:
                     ).fit_transform(x[:, None])[origins]
                     cov.append(np.nan_to_num(means, nan=0.0))
             parts.append(np.hstack(cov))
-        return np.hstack(parts)
+        return np.hstack(parts), last
 
 
 class _Holdout:
@@ -303,8 +314,10 @@ class _Holdout:
     def score(self, columns, alphas):
         """Best alpha for a column subset, its holdout MSE and per-origin errors.
 
-        Returns ``(alpha, mse, errors, coef)``, ``coef`` of shape
-        ``(len(columns), horizon)`` on the standardised scale.
+        Returns ``(alpha, mse, errors, coef, path)``: the chosen alpha, its
+        holdout MSE, its per-origin errors, ``coef`` of shape
+        ``(len(columns), horizon)`` on the standardised scale, and the holdout
+        MSE of every alpha.
         """
         ix = np.ix_(columns, columns)
         lam, Q = linalg.eigh(self.G[ix], driver="evd")
@@ -555,8 +568,7 @@ class MultiGranularityForecaster(_BaseForecaster):
                 origins.append(o)
                 continue
             cov = None if covariates is None else covariates[s]
-            block = design.build(v, cov, times[s], o)
-            last = _ffill(v)[o]
+            block, last = design.build(v, cov, times[s], o)
             target = _targets(v, o, H) - last[:, None]
             keep = ~np.isnan(target).any(axis=1)
             X.append(block[keep])
@@ -803,8 +815,8 @@ class MultiGranularityForecaster(_BaseForecaster):
                 out.append(np.empty((0, self.horizon)))
                 continue
             cov = None if covariates is None else covariates[s]
-            X = design.build(v, cov, times[s], o)[:, self._columns_]
-            last = _ffill(v)[o]
+            X, last = design.build(v, cov, times[s], o)
+            X = X[:, self._columns_]
             pred = self.regressor_.predict(X).reshape(len(o), self.horizon)
             out.append(pred + last[:, None])
         return out
